@@ -1,0 +1,1 @@
+"""fgkeras: fine-grained image recognition with Keras 3."""
