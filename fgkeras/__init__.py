@@ -1,1 +1,24 @@
-"""fgkeras: fine-grained image recognition with Keras 3."""
+"""fgkeras: fine-grained image recognition with Keras 3.
+
+>>> import fgkeras
+>>> model = fgkeras.build("bcnn", num_classes=4, backbone="tiny", weights=None,
+...                       input_shape=(32, 32, 3))
+>>> model.output_shape
+(None, 4)
+"""
+
+from fgkeras import backbones, heads, layers, losses
+from fgkeras.registry import build, list_models, model_card, register_model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "backbones",
+    "build",
+    "heads",
+    "layers",
+    "list_models",
+    "losses",
+    "model_card",
+    "register_model",
+]

@@ -1,0 +1,139 @@
+"""Shared test helpers: the contract every layer and model of the zoo keeps.
+
+`check_layer_contract` runs the house checks on a layer class: config round
+trip, symbolic and eager calls with the declared output shape, one `fit`
+step, and a `.keras` save/load that reproduces the outputs.
+`check_model_contract` does the model-level counterpart.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import keras
+import numpy as np
+
+
+def random_inputs(shape, seed=0, low=0.0, high=1.0):
+    """A float32 array of uniform random values, for tests.
+
+    >>> random_inputs((2, 3)).shape
+    (2, 3)
+    """
+    return np.random.default_rng(seed).uniform(low, high, shape).astype("float32")
+
+
+def check_layer_contract(
+    layer_cls,
+    init_kwargs: dict,
+    input_shape,
+    expected_output_shape=None,
+    trains: bool = True,
+) -> None:
+    """Run the layer contract checks; raise AssertionError on the first failure.
+
+    Args:
+        layer_cls: the layer class.
+        init_kwargs: arguments to construct it.
+        input_shape: a full input shape (with batch size), or a list of them
+            for layers called on a list of inputs.
+        expected_output_shape: the full output shape; None to skip that check.
+            Defaults to None.
+        trains: also run one `fit` step through the layer. Defaults to True.
+
+    >>> from fgkeras.layers import SignedSqrtL2Normalization
+    >>> check_layer_contract(SignedSqrtL2Normalization, {}, (2, 8), (2, 8))
+    """
+    multi = isinstance(input_shape, list)
+    shapes = input_shape if multi else [input_shape]
+    data = [random_inputs(shape, seed=i) for i, shape in enumerate(shapes)]
+    call_data = data if multi else data[0]
+
+    layer = layer_cls(**init_kwargs)
+    config = layer.get_config()
+    clone = layer_cls.from_config(config)
+    assert clone.get_config() == config, "get_config/from_config round trip changed the config"
+    for key in init_kwargs:
+        assert key in config, f"init argument {key!r} missing from get_config()"
+
+    symbolic = [keras.Input(shape[1:], batch_size=shape[0]) for shape in shapes]
+    symbolic_out = layer(symbolic if multi else symbolic[0])
+    eager_out = keras.ops.convert_to_numpy(layer(call_data))
+    if expected_output_shape is not None:
+        assert tuple(symbolic_out.shape) == tuple(expected_output_shape), (
+            f"symbolic output shape {symbolic_out.shape} != {expected_output_shape}"
+        )
+        assert eager_out.shape == tuple(expected_output_shape), (
+            f"eager output shape {eager_out.shape} != {expected_output_shape}"
+        )
+        static = layer.compute_output_shape(input_shape if multi else input_shape)
+        assert tuple(static) == tuple(expected_output_shape), (
+            f"compute_output_shape {static} != {expected_output_shape}"
+        )
+    assert np.all(np.isfinite(eager_out)), "layer output has NaN or inf"
+
+    model_inputs = symbolic if multi else symbolic[0]
+    model = keras.Model(model_inputs, layer_cls(**init_kwargs)(model_inputs))
+    if trains:
+        model.compile(optimizer="sgd", loss="mse")
+        target = np.zeros_like(keras.ops.convert_to_numpy(model(call_data)))
+        history = model.fit(call_data, target, epochs=1, batch_size=shapes[0][0], verbose=0)
+        assert np.isfinite(history.history["loss"][0]), "fit step produced a non-finite loss"
+    assert_keras_round_trip(model, call_data)
+
+
+def assert_keras_round_trip(model: keras.Model, inputs, atol: float = 1e-5) -> keras.Model:
+    """Save ``model`` as ``.keras``, load it back, check equal outputs; return it.
+
+    >>> inputs = keras.Input((3,))
+    >>> model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    >>> _ = assert_keras_round_trip(model, random_inputs((4, 3)))
+    """
+    expected = keras.ops.convert_to_numpy(model(inputs, training=False))
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "model.keras")
+        model.save(path)
+        loaded = keras.models.load_model(path)
+    actual = keras.ops.convert_to_numpy(loaded(inputs, training=False))
+    np.testing.assert_allclose(actual, expected, atol=atol, rtol=1e-4)
+    return loaded
+
+
+def check_model_contract(model: keras.Model, num_classes: int, batch_size: int = 2) -> None:
+    """Model-level checks: logits shape, finite, gradients reach every weight.
+
+    Also checks the `.keras` round trip and that no `Lambda` layer is used.
+
+    >>> import fgkeras
+    >>> model = fgkeras.build("baseline", num_classes=3, backbone="tiny",
+    ...                       weights=None, input_shape=(16, 16, 3))
+    >>> check_model_contract(model, num_classes=3)
+    """
+    import tensorflow as tf  # gradient check uses the TensorFlow backend
+
+    pixels = random_inputs((batch_size, *model.input_shape[1:]), low=0.0, high=255.0)
+    logits = keras.ops.convert_to_numpy(model(pixels, training=False))
+    assert logits.shape == (batch_size, num_classes), f"logits shape {logits.shape}"
+    assert np.all(np.isfinite(logits)), "logits have NaN or inf"
+
+    labels = np.arange(batch_size) % num_classes
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    with tf.GradientTape() as tape:
+        loss = loss_fn(labels, model(pixels, training=True))
+    gradients = tape.gradient(loss, model.trainable_weights)
+    missing = [w.path for w, g in zip(model.trainable_weights, gradients) if g is None]
+    assert not missing, f"trainable weights without gradient: {missing[:5]}"
+    bad = [w.path for w, g in zip(model.trainable_weights, gradients) if not np.all(np.isfinite(g))]
+    assert not bad, f"non-finite gradients: {bad[:5]}"
+
+    lambdas = [layer.name for layer in _all_layers(model) if isinstance(layer, keras.layers.Lambda)]
+    assert not lambdas, f"Lambda layers do not serialize safely: {lambdas}"
+    assert_keras_round_trip(model, pixels, atol=1e-4)
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
