@@ -1,0 +1,210 @@
+"""Raw dataset layouts that tfds lacks or strips: ``CUB_200_2011/`` and FGVC-Aircraft.
+
+CUB-200-2011 (Wah et al. 2011): boxes, 15 part keypoints, 312 binary
+attributes per image and the official train/test split, read from the text
+files of the original archive. FGVC-Aircraft (Maji et al. 2013): variant,
+family and manufacturer labels and boxes from its ``data/`` folder.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from fgkeras.data.base import check_split, file_examples
+from fgkeras.data.files import check_image_files
+
+
+def _rows(path, min_cols=2):
+    with open(path) as f:
+        rows = [line.split() for line in f if line.strip()]
+    bad = [i for i, r in enumerate(rows) if len(r) < min_cols]
+    if bad:
+        raise ValueError(f"{path}: line {bad[0] + 1} has fewer than {min_cols} fields.")
+    return rows
+
+
+def _cub_root(path):
+    path = os.fspath(path)
+    for root in (path, os.path.join(path, "CUB_200_2011")):
+        if os.path.isfile(os.path.join(root, "images.txt")) and os.path.isfile(
+            os.path.join(root, "classes.txt")
+        ):
+            return root
+    return None
+
+
+def is_cub(path):
+    """True if ``path`` is (or contains) a ``CUB_200_2011`` folder.
+
+    >>> is_cub("/no/such/dir")
+    False
+    """
+    return _cub_root(path) is not None
+
+
+def cub_source(split="train", *, data_dir=None, on_error="skip"):
+    """CUB-200-2011 from its original folder, with its official split.
+
+    Features: ``bbox``; ``parts`` ``[15, 3]`` keypoints ``(y, x, visible)``;
+    ``attributes`` ``[312]`` (the per-image ``is_present`` labels, when
+    ``attributes/image_attribute_labels.txt`` is there). Attribute and part
+    names are in ``ds.source_info``.
+
+    >>> cub_source(data_dir="/no/such/dir")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: No CUB_200_2011 folder (images.txt, classes.txt) at '/no/such/dir'
+    """
+    root = _cub_root(data_dir or "")
+    if root is None:
+        raise FileNotFoundError(
+            f"No CUB_200_2011 folder (images.txt, classes.txt) at {os.fspath(data_dir or '')!r}"
+        )
+    check_split("cub200_raw", split, ["train", "test"])
+    images = {r[0]: r[1] for r in _rows(os.path.join(root, "images.txt"))}
+    ids = sorted(images, key=int)
+    classes = sorted(_rows(os.path.join(root, "classes.txt")), key=lambda r: int(r[0]))
+    class_names = [r[1] for r in classes]
+    labels = {r[0]: int(r[1]) - 1 for r in _rows(os.path.join(root, "image_class_labels.txt"))}
+    is_train = {r[0]: r[1] == "1" for r in _rows(os.path.join(root, "train_test_split.txt"))}
+    ids = [i for i in ids if is_train[i] == (split == "train")]
+    paths = [os.path.join(root, "images", images[i]) for i in ids]
+    check = check_image_files(paths, on_error, name="CUB images")
+    hw = {i: (h, w) for i, h, w in zip(ids, check.height, check.width)}
+    hw_arr = np.array([hw[i] for i in ids], np.float32).clip(min=1)
+    extra, info = {}, {}
+    box_file = os.path.join(root, "bounding_boxes.txt")
+    if os.path.isfile(box_file):
+        boxes = {r[0]: [float(v) for v in r[1:5]] for r in _rows(box_file, 5)}
+        b = np.array([boxes[i] for i in ids], np.float32).reshape(-1, 4)  # x, y, w, h
+        h, w = hw_arr[:, 0], hw_arr[:, 1]
+        extra["bbox"] = np.stack(
+            [b[:, 1] / h, b[:, 0] / w, (b[:, 1] + b[:, 3]) / h, (b[:, 0] + b[:, 2]) / w], 1
+        ).clip(0, 1)
+    parts_file = os.path.join(root, "parts", "part_locs.txt")
+    if os.path.isfile(parts_file):
+        part_names = [" ".join(r[1:]) for r in _rows(os.path.join(root, "parts", "parts.txt"))]
+        index = {i: k for k, i in enumerate(ids)}
+        parts = np.zeros((len(ids), len(part_names), 3), np.float32)
+        for r in _rows(parts_file, 5):
+            k = index.get(r[0])
+            if k is not None:
+                x, y, vis = float(r[2]), float(r[3]), float(r[4])
+                parts[k, int(r[1]) - 1] = (y / hw_arr[k, 0], x / hw_arr[k, 1], vis)
+        extra["parts"] = parts
+        info["part_names"] = part_names
+    attr_file = os.path.join(root, "attributes", "image_attribute_labels.txt")
+    if os.path.isfile(attr_file):
+        names_file = next(
+            (p for p in (os.path.join(root, "attributes", "attributes.txt"),
+                         os.path.join(os.path.dirname(root), "attributes.txt"),
+                         os.path.join(root, "attributes.txt")) if os.path.isfile(p)),
+            None,
+        )  # fmt: skip
+        rows = _rows(attr_file, 3)
+        num_attr = max(int(r[1]) for r in rows)
+        index = {i: k for k, i in enumerate(ids)}
+        attrs = np.zeros((len(ids), num_attr), np.float32)
+        for r in rows:  # some lines of the original file have extra fields; use the first 3
+            k = index.get(r[0])
+            if k is not None:
+                attrs[k, int(r[1]) - 1] = float(r[2])
+        extra["attributes"] = attrs
+        if names_file:
+            info["attribute_names"] = [r[1] for r in _rows(names_file)]
+    for key in list(extra):
+        extra[key] = extra[key].astype(np.float32)
+    labels_list = [labels[i] for i in ids]
+    return file_examples(
+        "cub200_raw", class_names, paths, labels_list, on_error, extra, info, check
+    )
+
+
+def _aircraft_root(path):
+    path = os.fspath(path)
+    for root in (
+        path,
+        os.path.join(path, "data"),
+        os.path.join(path, "fgvc-aircraft-2013b", "data"),
+    ):
+        if os.path.isfile(os.path.join(root, "variants.txt")) and os.path.isdir(
+            os.path.join(root, "images")
+        ):
+            return root
+    return None
+
+
+def is_aircraft(path):
+    """True if ``path`` is (or contains) an FGVC-Aircraft ``data/`` folder.
+
+    >>> is_aircraft("/no/such/dir")
+    False
+    """
+    return _aircraft_root(path) is not None
+
+
+AIRCRAFT_LEVELS = ("manufacturer", "family", "variant")
+
+
+def aircraft_source(split="train", *, data_dir=None, level="variant", on_error="skip"):
+    """FGVC-Aircraft from its ``data/`` folder.
+
+    Args:
+        split: ``"train"``, ``"val"`` (or ``"validation"``), ``"trainval"``, ``"test"``.
+        data_dir: the ``data/`` folder (or its parent).
+        level: label granularity: ``"variant"`` (100), ``"family"`` (70) or
+            ``"manufacturer"`` (30). Defaults to ``"variant"``.
+        on_error: ``"skip"`` or ``"raise"`` for unreadable images.
+
+    Features: ``bbox``; ``hierarchy`` = [manufacturer, family, variant]
+    indices. The images keep their 20-pixel copyright banner at the bottom;
+    ``bbox_crop=True`` crops to the aircraft.
+
+    >>> aircraft_source(data_dir="/no/such/dir")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: No FGVC-Aircraft data folder (variants.txt, images/) at '/no/such/dir'
+    """
+    root = _aircraft_root(data_dir or "")
+    if root is None:
+        raise FileNotFoundError(
+            f"No FGVC-Aircraft data folder (variants.txt, images/) at {os.fspath(data_dir or '')!r}"
+        )
+    if level not in AIRCRAFT_LEVELS:
+        raise ValueError(f"level must be one of {AIRCRAFT_LEVELS}. Received: level={level!r}")
+    split = "val" if split == "validation" else split
+    check_split("fgvc_aircraft", split, ["train", "val", "trainval", "test"])
+    names, per_level = {}, {}
+    for lv in AIRCRAFT_LEVELS:
+        with open(os.path.join(root, f"{lv}s.txt")) as f:
+            names[lv] = [line.strip() for line in f if line.strip()]
+        with open(os.path.join(root, f"images_{lv}_{split}.txt")) as f:
+            rows = [line.strip().split(" ", 1) for line in f if line.strip()]
+        per_level[lv] = {r[0]: names[lv].index(r[1]) for r in rows}
+    ids = list(per_level["variant"])
+    paths = [os.path.join(root, "images", f"{i}.jpg") for i in ids]
+    check = check_image_files(paths, on_error, name="FGVC-Aircraft images")
+    hw = np.stack([check.height, check.width], 1).astype(np.float32).clip(min=1)
+    extra = {
+        "hierarchy": np.array([[per_level[lv][i] for lv in AIRCRAFT_LEVELS] for i in ids], np.int32)
+    }
+    box_file = os.path.join(root, "images_box.txt")
+    if os.path.isfile(box_file):
+        boxes = {r[0]: [float(v) for v in r[1:5]] for r in _rows(box_file, 5)}
+        b = np.array([boxes[i] for i in ids], np.float32).reshape(
+            -1, 4
+        )  # xmin ymin xmax ymax, 1-based
+        extra["bbox"] = np.stack(
+            [
+                (b[:, 1] - 1) / hw[:, 0],
+                (b[:, 0] - 1) / hw[:, 1],
+                b[:, 3] / hw[:, 0],
+                b[:, 2] / hw[:, 1],
+            ],
+            1,
+        ).clip(0, 1)
+    labels = [per_level[level][i] for i in ids]
+    info = {"hierarchy_levels": list(AIRCRAFT_LEVELS), "hierarchy_names": names}
+    return file_examples("fgvc_aircraft", names[level], paths, labels, on_error, extra, info, check)

@@ -1,0 +1,245 @@
+"""tf.data transforms: decode, crop-and-resize (with boxes), MixUp/CutMix.
+
+Every function works eagerly and inside ``Dataset.map`` (graph mode). The
+per-example functions take and return one example dict (see
+:mod:`fgkeras.data.base`); boxes and keypoints follow the pixels.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from fgkeras.data.files import decode_with_pil
+
+
+def decode(example, channels=3):
+    """Decode ``example``'s ``path``/``encoded``/``image`` to ``uint8 [H, W, channels]``.
+
+    Grey images are repeated to 3 channels (``channels=3``), colour images are
+    turned grey with ``channels=1``; alpha is dropped; 16-bit PNGs are scaled
+    to 8 bits.
+
+    >>> png = tf.io.encode_png(tf.fill([2, 3, 1], tf.constant(7, tf.uint8)))
+    >>> decode({"encoded": png, "label": 0})["image"].shape
+    TensorShape([2, 3, 3])
+    """
+    example = dict(example)
+    if "image" in example:
+        image = tf.convert_to_tensor(example["image"])
+        if image.shape.rank == 2:
+            image = image[..., None]
+        if image.shape[-1] == 1 and channels == 3:
+            image = tf.repeat(image, 3, axis=-1)
+        elif image.shape[-1] in (3, 4) and channels == 1:
+            image = tf.cast(tf.round(tf.image.rgb_to_grayscale(image[..., :3])), tf.uint8)
+        elif image.shape[-1] == 4:
+            image = image[..., :3]
+    else:
+        if "encoded" in example:
+            contents = example.pop("encoded")
+        else:
+            contents = tf.io.read_file(example["path"])
+
+        def with_tf():
+            return tf.io.decode_image(contents, channels=channels, expand_animations=False)
+
+        if "decoder" in example and "path" in example:
+            path = example["path"]
+
+            def with_pil():
+                out = tf.numpy_function(decode_with_pil, [path, channels], tf.uint8)
+                return tf.reshape(out, [tf.shape(out)[0], tf.shape(out)[1], channels])
+
+            image = tf.cond(tf.equal(example.pop("decoder"), 1), with_pil, with_tf)
+        else:
+            image = with_tf()
+        example.pop("path", None)
+    image = tf.ensure_shape(image, [None, None, channels])
+    example["image"] = image
+    return example
+
+
+def order_boxes(boxes):
+    """Return boxes ``[..., 4]`` with ``ymin <= ymax`` and ``xmin <= xmax``, clipped to [0, 1].
+
+    >>> order_boxes(tf.constant([0.8, 0.1, 0.2, 1.5])).numpy().tolist()
+    [0.20000000298023224, 0.10000000149011612, 0.800000011920929, 1.0]
+    """
+    boxes = tf.clip_by_value(tf.cast(boxes, tf.float32), 0.0, 1.0)
+    y0, x0, y1, x1 = tf.unstack(boxes, axis=-1)
+    return tf.stack(
+        [tf.minimum(y0, y1), tf.minimum(x0, x1), tf.maximum(y0, y1), tf.maximum(x0, x1)], -1
+    )
+
+
+def reframe(example, window):
+    """Express ``example``'s boxes/keypoints in the frame of ``window`` (normalized box).
+
+    Coordinates outside the window are clipped to its edge; keypoints outside
+    it become invisible.
+
+    >>> ex = {"bbox": tf.constant([0.5, 0.5, 1.0, 1.0])}
+    >>> reframe(ex, tf.constant([0.5, 0.0, 1.0, 0.5]))["bbox"].numpy().tolist()
+    [0.0, 1.0, 1.0, 1.0]
+    """
+    example = dict(example)
+    window = tf.cast(window, tf.float32)
+    offset = tf.stack([window[0], window[1], window[0], window[1]])
+    scale = tf.stack([window[2] - window[0], window[3] - window[1]] * 2)
+    scale = tf.maximum(scale, 1e-6)
+    for key in ("bbox", "part_bbox"):
+        if key in example:
+            example[key] = tf.clip_by_value((order_boxes(example[key]) - offset) / scale, 0.0, 1.0)
+    if "parts" in example:
+        parts = tf.cast(example["parts"], tf.float32)
+        yx = (parts[..., :2] - offset[:2]) / scale[:2]
+        inside = tf.reduce_all((yx >= 0.0) & (yx <= 1.0), axis=-1)
+        visible = parts[..., 2] * tf.cast(inside, tf.float32)
+        example["parts"] = tf.concat([tf.clip_by_value(yx, 0.0, 1.0), visible[..., None]], -1)
+    return example
+
+
+def crop_window(shape, image_size, resize_size=None, crop="center", seed=None, bbox=None):
+    """Normalized window ``[ymin, xmin, ymax, xmax]`` of the image to keep.
+
+    With ``bbox``, the window starts as that box (bounding-box crop). Then,
+    with ``resize_size`` None the whole window is kept (it will be resized to
+    ``image_size``); otherwise the window is the ``image_size`` crop of the
+    window resized so its shorter side is ``resize_size`` (centre crop, or a
+    random one drawn with the stateless ``seed``).
+
+    >>> crop_window(tf.constant([100, 200]), 50, resize_size=100).numpy().tolist()
+    [0.25, 0.375, 0.75, 0.625]
+    """
+    hw = tf.cast(shape[:2], tf.float32)
+    base = tf.constant([0.0, 0.0, 1.0, 1.0]) if bbox is None else order_boxes(bbox)
+    if resize_size is None:
+        return base
+    base_hw = (base[2:] - base[:2]) * hw  # window size in pixels
+    # Size of the crop in source pixels: image_size output pixels at scale resize/shorter.
+    crop_px = tf.minimum(base_hw, image_size * tf.reduce_min(base_hw) / float(resize_size))
+    room = base_hw - crop_px
+    if crop == "random":
+        frac = tf.random.stateless_uniform([2], seed=seed)
+    else:
+        frac = tf.constant([0.5, 0.5])
+    start = base[:2] + room * frac / hw
+    return tf.concat([start, start + crop_px / hw], axis=0)
+
+
+def crop_and_resize(image, window, image_size):
+    """Crop ``window`` out of ``image`` and resize it to ``image_size`` (bilinear, float32).
+
+    Samples at half-pixel centres, so a full window matches ``tf.image.resize``.
+
+    >>> img = tf.reshape(tf.range(16.0), [4, 4, 1])
+    >>> crop_and_resize(img, tf.constant([0.0, 0.0, 0.5, 0.5]), 2)[..., 0].numpy().tolist()
+    [[0.0, 1.0], [4.0, 5.0]]
+    """
+    hw = tf.cast(tf.shape(image)[:2], tf.float32)
+    size = float(image_size)
+    pix = window * tf.concat([hw, hw], 0)  # pixel-edge coordinates
+    step = (pix[2:] - pix[:2]) / size
+    first = pix[:2] + 0.5 * step - 0.5
+    last = pix[:2] + (size - 0.5) * step - 0.5
+    denom = tf.maximum(hw - 1.0, 1.0)
+    first = tf.clip_by_value(first, 0.0, hw - 1.0) / denom
+    last = tf.clip_by_value(last, 0.0, hw - 1.0) / denom
+    boxes = tf.concat([first, last], 0)[None]
+    out = tf.image.crop_and_resize(
+        tf.cast(image, tf.float32)[None], boxes, [0], [image_size, image_size]
+    )
+    return out[0]
+
+
+def resize_example(
+    example, image_size, resize_size=None, crop="center", seed=None, bbox_crop=False
+):
+    """Crop (optionally to the object box, then centre/random) and resize one example.
+
+    Returns the example with ``image`` as ``float32 [image_size, image_size, C]``
+    (0-255) and its boxes/keypoints moved into the new frame.
+
+    >>> ex = {"image": tf.zeros([40, 80, 3], tf.uint8), "bbox": tf.constant([0.0, 0.0, 0.5, 0.5])}
+    >>> out = resize_example(ex, 20, resize_size=40)
+    >>> out["image"].shape, out["bbox"].numpy().tolist()
+    (TensorShape([20, 20, 3]), [0.0, 0.0, 0.5, 0.5])
+    """
+    if bbox_crop and "bbox" not in example:
+        raise ValueError("bbox_crop=True needs a source with object boxes ('bbox').")
+    bbox = example["bbox"] if bbox_crop else None
+    window = crop_window(tf.shape(example["image"]), image_size, resize_size, crop, seed, bbox)
+    example = reframe(example, window)
+    example["image"] = crop_and_resize(example["image"], window, image_size)
+    return example
+
+
+def mix_batch(images, labels, num_classes, mode="mixup", seed=(0, 0), alpha=None):
+    """MixUp / CutMix a batch with its roll by one; labels become one-hot float32.
+
+    Args:
+        images: ``float32 [B, H, W, C]``.
+        labels: int labels ``[B]``.
+        num_classes: number of classes.
+        mode: ``"mixup"``, ``"cutmix"`` or ``"mixup_cutmix"`` (one of the two
+            per batch, with even odds). Defaults to ``"mixup"``.
+        seed: stateless seed (two integers). Defaults to ``(0, 0)``.
+        alpha: Beta concentration; defaults to 0.2 (MixUp) and 1.0 (CutMix).
+
+    >>> x = tf.stack([tf.zeros([4, 4, 3]), tf.fill([4, 4, 3], 255.0)])
+    >>> _, y = mix_batch(x, tf.constant([0, 1]), 2, "cutmix", seed=(1, 2))
+    >>> y.numpy().sum(axis=1).tolist()
+    [1.0, 1.0]
+    """
+    if mode not in ("mixup", "cutmix", "mixup_cutmix"):
+        raise ValueError(
+            f"mixing must be None, 'mixup', 'cutmix' or 'mixup_cutmix'. Received: {mode!r}"
+        )
+    seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
+    images = tf.cast(images, tf.float32)
+    onehot = tf.one_hot(tf.cast(labels, tf.int32), num_classes, dtype=tf.float32)
+    other_x, other_y = tf.roll(images, 1, axis=0), tf.roll(onehot, 1, axis=0)
+    batch = tf.shape(images)[0]
+
+    def beta(a, s):
+        g1 = tf.random.stateless_gamma([batch], seed=s, alpha=a)
+        g2 = tf.random.stateless_gamma([batch], seed=s + 1, alpha=a)
+        return g1 / tf.maximum(g1 + g2, 1e-12)
+
+    def mixup():
+        lam = beta(alpha or 0.2, seed)
+        lx = lam[:, None, None, None]
+        return lx * images + (1 - lx) * other_x, lam[:, None] * onehot + (
+            1 - lam[:, None]
+        ) * other_y
+
+    def cutmix():
+        lam = beta(alpha or 1.0, seed + 2)
+        h, w = tf.shape(images)[1], tf.shape(images)[2]
+        hf, wf = tf.cast(h, tf.float32), tf.cast(w, tf.float32)
+        cut = tf.sqrt(1.0 - lam)
+        centre = tf.random.stateless_uniform([batch, 2], seed=seed + 4)
+        y0 = tf.clip_by_value(centre[:, 0] - cut / 2, 0.0, 1.0) * hf
+        y1 = tf.clip_by_value(centre[:, 0] + cut / 2, 0.0, 1.0) * hf
+        x0 = tf.clip_by_value(centre[:, 1] - cut / 2, 0.0, 1.0) * wf
+        x1 = tf.clip_by_value(centre[:, 1] + cut / 2, 0.0, 1.0) * wf
+        ys = tf.cast(tf.range(h), tf.float32)[None, :, None] + 0.5
+        xs = tf.cast(tf.range(w), tf.float32)[None, None, :] + 0.5
+        inside = (
+            (ys >= y0[:, None, None])
+            & (ys < y1[:, None, None])
+            & (xs >= x0[:, None, None])
+            & (xs < x1[:, None, None])
+        )
+        mask = tf.cast(inside, tf.float32)[..., None]
+        kept = 1.0 - tf.reduce_mean(mask, axis=[1, 2, 3])  # actual share of the own image
+        return (1 - mask) * images + mask * other_x, (
+            kept[:, None] * onehot + (1 - kept[:, None]) * other_y
+        )
+
+    if mode == "mixup":
+        return mixup()
+    if mode == "cutmix":
+        return cutmix()
+    use_mixup = tf.random.stateless_uniform([], seed=seed + 6) < 0.5
+    return tf.cond(use_mixup, mixup, cutmix)
