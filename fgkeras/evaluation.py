@@ -1,0 +1,397 @@
+"""Evaluation: top-k accuracy, per-class accuracy, confusion and its worst pairs.
+
+Three layers, each usable on its own:
+
+- `metrics_from_predictions` turns labels and scores (NumPy arrays) into the
+  metrics dict; pure, no TensorFlow, so it is exact and easy to test.
+- `evaluate` runs a model over a batched ``(images, labels)`` dataset and, with
+  ``out_dir``, writes ``metrics.json``, ``predictions.npz`` and the figures of
+  `fgkeras.plots`.
+- `evaluate_run` re-creates the evaluation split of a training run directory
+  from its ``config.json`` and evaluates its final or best model.
+
+In fine-grained recognition most errors fall between a few look-alike classes,
+so besides accuracy the report lists the *most-confused pairs*: ordered
+``(true class, predicted class)`` cells of the confusion matrix, largest first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+import numpy as np
+
+METRICS_FILE = "metrics.json"
+PREDICTIONS_FILE = "predictions.npz"
+CHECKPOINTS = {"last": "model.keras", "best": "best.keras"}
+# Data arguments of a run's config.json that evaluation must repeat.
+RUN_DATA_OPTIONS = ("resize_size", "bbox_crop", "channels", "limit")
+
+
+def metrics_from_predictions(labels, scores, class_names=None, top_k=5, num_pairs=20) -> dict:
+    """Accuracy, per-class accuracy, confusion matrix and most-confused pairs.
+
+    Scores may be logits or probabilities (only their order matters). Ties are
+    broken towards the lower class index, as `np.argmax` does, so top-1 always
+    agrees with the confusion matrix.
+
+    Args:
+        labels: int array ``[N]`` of true classes in ``[0, C)``.
+        scores: float array ``[N, C]`` of logits or probabilities.
+        class_names: ``C`` names; None uses ``"0"``, ``"1"``, ... Defaults to None.
+        top_k: the k of top-k accuracy, clipped to ``C``. Defaults to 5.
+        num_pairs: how many most-confused pairs to list. Defaults to 20.
+
+    Returns:
+        A JSON-ready dict: ``num_examples``, ``num_classes``, ``top1_accuracy``,
+        ``top_k``, ``top_k_accuracy``, ``mean_per_class_accuracy`` (over classes
+        with examples), ``per_class`` (list of ``{index, name, support, correct,
+        accuracy}``; accuracy None for classes without examples),
+        ``most_confused`` (list of ``{true, predicted, true_index,
+        predicted_index, count, rate}``, rate = count / support of the true
+        class; sorted by count, then rate, then indices), ``class_names`` and
+        ``confusion_matrix`` (rows: true class, columns: predicted class).
+
+    >>> m = metrics_from_predictions([0, 0, 1, 2], [[.9, .1, 0], [.2, .8, 0],
+    ...                              [0, 1, 0], [0, .3, .7]], ["a", "b", "c"], top_k=2)
+    >>> m["top1_accuracy"], m["top_k_accuracy"], m["mean_per_class_accuracy"]
+    (0.75, 1.0, 0.8333333333333334)
+    >>> m["most_confused"]  # doctest: +NORMALIZE_WHITESPACE
+    [{'true': 'a', 'predicted': 'b', 'true_index': 0, 'predicted_index': 1,
+      'count': 1, 'rate': 0.5}]
+    """
+    labels, scores = _check_arrays(labels, scores)
+    num_examples, num_classes = scores.shape
+    class_names = _check_class_names(class_names, num_classes)
+    if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
+        raise ValueError(f"top_k must be a positive integer. Received: top_k={top_k!r}")
+    k = int(min(top_k, num_classes))
+
+    ranking = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    predicted = ranking[:, 0]
+    in_top_k = np.any(ranking == labels[:, None], axis=1)
+    confusion = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+
+    support = confusion.sum(axis=1)
+    correct = np.diag(confusion)
+    per_class = [
+        {
+            "index": i,
+            "name": class_names[i],
+            "support": int(support[i]),
+            "correct": int(correct[i]),
+            "accuracy": float(correct[i] / support[i]) if support[i] else None,
+        }
+        for i in range(num_classes)
+    ]
+    present = support > 0
+    return {
+        "num_examples": int(num_examples),
+        "num_classes": int(num_classes),
+        "top1_accuracy": float(np.mean(predicted == labels)) if num_examples else 0.0,
+        "top_k": k,
+        "top_k_accuracy": float(np.mean(in_top_k)) if num_examples else 0.0,
+        "mean_per_class_accuracy": (
+            float(np.mean(correct[present] / support[present])) if present.any() else 0.0
+        ),
+        "per_class": per_class,
+        "most_confused": most_confused_pairs(confusion, class_names, num_pairs),
+        "class_names": list(class_names),
+        "confusion_matrix": confusion.tolist(),
+    }
+
+
+def most_confused_pairs(confusion, class_names=None, num_pairs=20) -> list[dict]:
+    """The largest off-diagonal cells of a confusion matrix, as ordered pairs.
+
+    Args:
+        confusion: int array ``[C, C]``, rows true class, columns predicted.
+        class_names: ``C`` names; None uses ``"0"``, ``"1"``, ... Defaults to None.
+        num_pairs: at most this many pairs (only cells with count > 0). Defaults to 20.
+
+    Returns:
+        List of ``{true, predicted, true_index, predicted_index, count, rate}``
+        sorted by count (descending), rate (descending), then indices.
+
+    >>> pairs = most_confused_pairs([[5, 3, 0], [1, 9, 0], [0, 3, 1]], num_pairs=2)
+    >>> [(p["true"], p["predicted"], p["count"], p["rate"]) for p in pairs]
+    [('2', '1', 3, 0.75), ('0', '1', 3, 0.375)]
+    """
+    confusion = np.asarray(confusion, np.int64)
+    class_names = _check_class_names(class_names, confusion.shape[0])
+    support = confusion.sum(axis=1)
+    rows, cols = np.nonzero(confusion * (1 - np.eye(len(confusion), dtype=np.int64)))
+    pairs = [
+        {
+            "true": class_names[i],
+            "predicted": class_names[j],
+            "true_index": int(i),
+            "predicted_index": int(j),
+            "count": int(confusion[i, j]),
+            "rate": float(confusion[i, j] / support[i]),
+        }
+        for i, j in zip(rows, cols)
+    ]
+    pairs.sort(key=lambda p: (-p["count"], -p["rate"], p["true_index"], p["predicted_index"]))
+    return pairs[: max(0, int(num_pairs))]
+
+
+def predict_dataset(model, dataset):
+    """Run ``model`` over a batched ``(inputs, labels, ...)`` dataset.
+
+    Returns:
+        ``(labels int32 [N], scores float32 [N, C])`` as NumPy arrays.
+
+    >>> import keras, tensorflow as tf
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Identity()])
+    >>> ds = tf.data.Dataset.from_tensor_slices(([[1., 0.], [0., 1.]], [0, 0])).batch(1)
+    >>> labels, scores = predict_dataset(model, ds)
+    >>> labels.tolist(), scores.argmax(axis=1).tolist()
+    ([0, 0], [0, 1])
+    """
+    all_labels, all_scores = [], []
+    for element in dataset:
+        if not isinstance(element, tuple | list) or len(element) < 2:
+            raise ValueError(
+                "evaluate needs a dataset of (images, labels) batches. "
+                f"Received elements of type {type(element).__name__}."
+            )
+        inputs, labels = element[0], element[1]
+        if hasattr(model, "predict_on_batch"):
+            scores = model.predict_on_batch(inputs)
+        else:
+            scores = model(inputs, training=False)
+        labels = np.asarray(labels)
+        if labels.ndim == 2 and labels.shape[1] > 1:  # one-hot labels
+            labels = labels.argmax(axis=1)
+        all_scores.append(np.asarray(scores, np.float32))
+        all_labels.append(labels.reshape(-1).astype(np.int32))
+    if not all_scores:
+        raise ValueError("The evaluation dataset is empty: no batches to evaluate.")
+    return np.concatenate(all_labels), np.concatenate(all_scores)
+
+
+def evaluate(model, dataset, class_names=None, out_dir=None, top_k=5, history_csv=None) -> dict:
+    """Evaluate a model on a dataset; optionally write the report files.
+
+    Args:
+        model: a `keras.Model` (or any callable) returning ``[B, C]`` scores.
+        dataset: batched ``tf.data.Dataset`` (or iterable) of ``(images, labels)``.
+        class_names: ``C`` names; None takes ``dataset.class_names`` when
+            present, else ``"0"``, ``"1"``, ... Defaults to None.
+        out_dir: folder for ``metrics.json``, ``predictions.npz`` and the
+            figures; None writes nothing. Defaults to None.
+        top_k: the k of top-k accuracy. Defaults to 5.
+        history_csv: a Keras ``CSVLogger`` file to plot as training curves
+            (only with ``out_dir``). Defaults to None.
+
+    Returns:
+        The dict of `metrics_from_predictions`, plus ``files`` (name to path
+        of each file written) when ``out_dir`` is given.
+
+    >>> import keras, tensorflow as tf
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Identity()])
+    >>> ds = tf.data.Dataset.from_tensor_slices(([[3., 1, 0], [0, 1, 2]], [0, 1])).batch(2)
+    >>> m = evaluate(model, ds, ["a", "b", "c"], top_k=2)
+    >>> m["top1_accuracy"], m["top_k_accuracy"], m["most_confused"][0]["predicted"]
+    (0.5, 1.0, 'c')
+    """
+    if class_names is None:
+        class_names = getattr(dataset, "class_names", None)
+    labels, scores = predict_dataset(model, dataset)
+    metrics = metrics_from_predictions(labels, scores, class_names, top_k=top_k)
+    if out_dir is not None:
+        metrics["files"] = write_report(metrics, out_dir, labels, scores, history_csv)
+    return metrics
+
+
+def write_report(metrics, out_dir, labels=None, scores=None, history_csv=None) -> dict:
+    """Write ``metrics.json``, figures and (given arrays) ``predictions.npz``.
+
+    Returns:
+        Dict of what was written: ``{"metrics": path, "confusion_matrix": path, ...}``.
+
+    >>> import tempfile
+    >>> m = metrics_from_predictions([0, 1], [[1, 0], [1, 0]])
+    >>> sorted(write_report(m, tempfile.mkdtemp()))
+    ['confusion_matrix', 'metrics', 'per_class_accuracy']
+    """
+    from fgkeras import plots
+
+    os.makedirs(out_dir, exist_ok=True)
+    files = {}
+    if labels is not None and scores is not None:
+        files["predictions"] = os.path.join(out_dir, PREDICTIONS_FILE)
+        np.savez_compressed(files["predictions"], labels=labels, scores=scores)
+    files["confusion_matrix"] = plots.plot_confusion_matrix(
+        metrics["confusion_matrix"], metrics["class_names"], out_dir
+    )
+    files["per_class_accuracy"] = plots.plot_per_class_accuracy(metrics["per_class"], out_dir)
+    if history_csv is not None:
+        try:
+            files["training_curves"] = plots.plot_training_curves(history_csv, out_dir)
+        except (OSError, ValueError) as error:  # a report without curves beats none
+            warnings.warn(f"No training curves: {error}", stacklevel=2)
+    files["metrics"] = os.path.join(out_dir, METRICS_FILE)
+    with open(files["metrics"], "w") as f:
+        f.write(metrics_to_json({**metrics, "files": files}))
+    return files
+
+
+def metrics_to_json(metrics) -> str:
+    """JSON text of a metrics dict: indented, one confusion-matrix row per line.
+
+    >>> print(metrics_to_json({"top1_accuracy": 0.5, "confusion_matrix": [[1, 0], [1, 0]]}))
+    {
+     "top1_accuracy": 0.5,
+     "confusion_matrix": [
+      [1, 0],
+      [1, 0]
+     ]
+    }
+    """
+    rows = metrics.get("confusion_matrix")
+    if rows is None:
+        return json.dumps(metrics, indent=1)
+    text = json.dumps({**metrics, "confusion_matrix": "@CONFUSION@"}, indent=1)
+    body = ",\n".join("  " + json.dumps(list(row), separators=(", ", ":")) for row in rows)
+    return text.replace('"@CONFUSION@"', "[\n" + body + "\n ]")
+
+
+def evaluate_run(
+    run_dir, split=None, checkpoint="last", top_k=5, batch_size=None, out_dir=None
+) -> dict:
+    """Evaluate a training run directory on a split of its data source.
+
+    Reads ``config.json`` (``source``, ``source_options``/``source_kwargs``,
+    ``image_size``, ``resize_size``, ``limit``, ``batch_size``,
+    ``val_split``/``eval_split``) and ``class_names.json``, re-creates the
+    split with `fgkeras.data.load` (centre crops, no shuffling), loads
+    ``model.keras`` (``checkpoint="last"``) or ``best.keras`` (``"best"``) and
+    calls `evaluate`. The training curves
+    come from ``history.csv`` when present.
+
+    Args:
+        run_dir: the run directory written by `fgkeras.train`.
+        split: split to evaluate; None uses the run's ``eval_split`` or
+            ``val_split`` (else ``"test"``). Defaults to None.
+        checkpoint: ``"last"`` or ``"best"``. Defaults to "last".
+        top_k: the k of top-k accuracy. Defaults to 5.
+        batch_size: None uses the run's batch size. Defaults to None.
+        out_dir: None writes to ``RUN_DIR/eval-<split>-<checkpoint>``. Defaults to None.
+
+    Returns:
+        The metrics dict of `evaluate`, plus ``run_dir``, ``split``,
+        ``checkpoint`` and ``model_path``.
+
+    >>> evaluate_run("/no/such/run")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: Run directory not found: '/no/such/run'. Pass the folder ...
+    """
+    config, class_names, model_path = _read_run(run_dir, checkpoint)
+    import keras
+
+    import fgkeras  # noqa: F401  (registers the custom layers before loading)
+    from fgkeras import data
+
+    model = keras.models.load_model(model_path, compile=False)
+    split = split or config.get("eval_split") or config.get("val_split") or "test"
+    image_size = config.get("image_size") or model.input_shape[1]
+    options = {key: config[key] for key in RUN_DATA_OPTIONS if config.get(key) is not None}
+    dataset = data.load(
+        config["source"],
+        split=split,
+        image_size=image_size,
+        batch_size=batch_size or config.get("batch_size") or 32,
+        **options,
+        **(config.get("source_kwargs") or config.get("source_options") or {}),
+    )
+    found = getattr(dataset, "class_names", None)
+    if class_names is not None and found is not None and list(found) != list(class_names):
+        raise ValueError(
+            f"The classes of split {split!r} differ from those the run was trained on "
+            f"({len(found)} vs {len(class_names)} classes; first difference: "
+            f"{_first_difference(found, class_names)}). Labels would not line up."
+        )
+    history = os.path.join(run_dir, "history.csv")
+    out_dir = out_dir or os.path.join(run_dir, f"eval-{split}-{checkpoint}")
+    metrics = evaluate(
+        model,
+        dataset,
+        class_names=class_names or found,
+        out_dir=out_dir,
+        top_k=top_k,
+        history_csv=history if os.path.isfile(history) else None,
+    )
+    info = {"run_dir": os.fspath(run_dir), "split": split, "checkpoint": checkpoint}
+    return {**info, "model_path": model_path, **metrics}
+
+
+def _read_run(run_dir, checkpoint):
+    if checkpoint not in CHECKPOINTS:
+        raise ValueError(
+            f"checkpoint must be one of {list(CHECKPOINTS)}. Received: checkpoint={checkpoint!r}"
+        )
+    hint = "Pass the folder that fgkeras train wrote (it holds config.json and model.keras)."
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"Run directory not found: {os.fspath(run_dir)!r}. {hint}")
+    config_path = os.path.join(run_dir, "config.json")
+    if not os.path.isfile(config_path):
+        raise FileNotFoundError(f"No config.json in {os.fspath(run_dir)!r}. {hint}")
+    with open(config_path) as f:
+        config = json.load(f)
+    for key in ("source",):
+        if key not in config:
+            raise ValueError(f"{config_path} has no {key!r} entry; cannot re-create the data.")
+    model_path = os.path.join(run_dir, CHECKPOINTS[checkpoint])
+    if not os.path.isfile(model_path):
+        other = "--checkpoint last" if checkpoint == "best" else "a finished run"
+        raise FileNotFoundError(f"No {CHECKPOINTS[checkpoint]} in {run_dir!r}; try {other}.")
+    names_path = os.path.join(run_dir, "class_names.json")
+    class_names = None
+    if os.path.isfile(names_path):
+        with open(names_path) as f:
+            class_names = json.load(f)
+    return config, class_names, model_path
+
+
+def _first_difference(a, b):
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return f"class {i} is {x!r} vs {y!r}"
+    return "different number of classes"
+
+
+def _check_arrays(labels, scores):
+    scores = np.asarray(scores, np.float64)
+    labels = np.asarray(labels).reshape(-1)
+    if scores.ndim != 2 or scores.shape[1] < 1:
+        raise ValueError(f"scores must have shape [N, C]. Received: shape {scores.shape}")
+    if labels.shape[0] != scores.shape[0]:
+        raise ValueError(
+            f"labels and scores differ in length: {labels.shape[0]} vs {scores.shape[0]}."
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= scores.shape[1]):
+        raise ValueError(
+            f"labels must be in [0, {scores.shape[1]}). Received values from "
+            f"{labels.min()} to {labels.max()}."
+        )
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("scores contain NaN or infinity; the model output is not usable.")
+    return labels.astype(np.int64), scores
+
+
+def _check_class_names(class_names, num_classes):
+    if class_names is None:
+        return [str(i) for i in range(num_classes)]
+    class_names = [str(name) for name in class_names]
+    if len(class_names) != num_classes:
+        raise ValueError(
+            f"Got {len(class_names)} class names for {num_classes} classes of scores. "
+            f"Received: class_names={class_names[:5]}..."
+        )
+    return class_names
