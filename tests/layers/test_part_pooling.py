@@ -1,0 +1,59 @@
+import keras
+import numpy as np
+import pytest
+
+from fgkeras.layers import BilinearAttentionPooling, ChannelGroupingAttention
+from fgkeras.testing import check_layer_contract, random_inputs
+
+
+def test_bap_contract():
+    check_layer_contract(BilinearAttentionPooling, {}, [(2, 3, 4, 5), (2, 3, 4, 2)], (2, 10))
+    check_layer_contract(
+        BilinearAttentionPooling, {"normalize": False}, [(2, 3, 4, 5), (2, 3, 4, 2)], (2, 10)
+    )
+
+
+def test_bap_matches_numpy():
+    features = random_inputs((2, 3, 4, 5), seed=1, low=-1, high=1)
+    maps = random_inputs((2, 3, 4, 2), seed=2)
+    raw = np.einsum("bhwm,bhwc->bmc", maps, features).reshape(2, -1) / 12
+    np.testing.assert_allclose(
+        BilinearAttentionPooling(normalize=False)([features, maps]), raw, rtol=1e-5, atol=1e-6
+    )
+    signed = np.sign(raw) * np.sqrt(np.abs(raw) + 1e-12)
+    expected = signed / np.linalg.norm(signed, axis=-1, keepdims=True)
+    np.testing.assert_allclose(
+        BilinearAttentionPooling()([features, maps]), expected, rtol=1e-5, atol=1e-6
+    )
+
+
+def test_bap_rejects_mismatched_grids():
+    with pytest.raises(ValueError, match="same height and width"):
+        BilinearAttentionPooling()([keras.Input((3, 4, 5)), keras.Input((4, 4, 2))])
+
+
+def test_channel_grouping_contract():
+    check_layer_contract(
+        ChannelGroupingAttention, {"num_parts": 3, "hidden_units": 4}, (2, 4, 4, 6), (2, 4, 4, 3)
+    )
+
+
+def test_channel_grouping_matches_numpy():
+    x = random_inputs((2, 4, 5, 6), seed=3)
+    layer = ChannelGroupingAttention(num_parts=3, hidden_units=4)
+    out = np.asarray(layer(x))
+    k1, b1, k2, b2 = (
+        np.asarray(w) for w in (layer.kernel_1, layer.bias_1, layer.kernel_2, layer.bias_2)
+    )
+    hidden = np.tanh(np.einsum("bc,pch->bph", x.mean(axis=(1, 2)), k1) + b1)
+    d = 1 / (1 + np.exp(-(np.einsum("bph,phc->bpc", hidden, k2) + b2)))
+    grouped = np.einsum("bhwc,bpc->bhwp", x, d) / d.sum(-1)[:, None, None, :]
+    z = (grouped - grouped.mean(axis=(1, 2), keepdims=True)) / np.sqrt(
+        grouped.var(axis=(1, 2), keepdims=True) + 1e-6
+    )
+    np.testing.assert_allclose(out, 1 / (1 + np.exp(-z)), rtol=1e-4, atol=1e-5)
+
+
+def test_channel_grouping_bad_arguments():
+    with pytest.raises(ValueError, match="num_parts"):
+        ChannelGroupingAttention(num_parts=0)
