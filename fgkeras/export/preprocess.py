@@ -1,0 +1,118 @@
+"""In-graph preprocessing of the exported signatures: decode, then resize.
+
+The SavedModel must see exactly the pixels the evaluation pipeline feeds the
+model, so the resizing reuses `fgkeras.data.transforms` (the pipeline's own
+``crop_window`` + ``crop_and_resize``). With ``resize_size=None`` (the
+pipeline's default for evaluation) the whole image is resized straight to the
+model's input size, bilinear at half-pixel centres, without antialiasing:
+the same numbers as ``tf.image.resize(image, size, "bilinear",
+antialias=False)``. With an integer ``resize_size`` the shorter side is
+resized to it and the centre ``image_size`` crop is kept.
+
+All resizing goes through `resize_for_eval`, the one function to swap if the
+evaluation pipeline changes.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+# Image formats `tf.io.decode_image` reads; the first bytes of each format.
+FORMATS = "JPEG, PNG, GIF, BMP or WebP"
+_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"RIFF")
+
+
+def resize_for_eval(image, image_size, resize_size=None):
+    """Resize one decoded image ``[H, W, C]`` to ``float32 [size, size, C]`` (0-255).
+
+    Args:
+        image: a ``uint8`` or float image ``[H, W, C]``.
+        image_size: output side in pixels (an int, or a square ``(h, w)``).
+        resize_size: None resizes the whole image to ``image_size``; an int
+            resizes the shorter side to it, then keeps the centre crop.
+            Defaults to None.
+
+    >>> image = tf.reshape(tf.range(16.0), [4, 4, 1])
+    >>> resize_for_eval(image, 2)[..., 0].numpy().tolist()
+    [[2.5, 4.5], [10.5, 12.5]]
+    """
+    height, width = _pair(image_size)
+    try:
+        from fgkeras.data import transforms
+    except ImportError:  # pragma: no cover - the data package ships with fgkeras
+        transforms = None
+    if transforms is None or height != width:
+        if resize_size is not None:
+            raise ValueError(
+                "A centre crop (resize_size) needs a square input size. "
+                f"Received: image_size={image_size!r}, resize_size={resize_size!r}"
+            )
+        image = tf.cast(image, tf.float32)
+        return tf.image.resize(image, (height, width), "bilinear", antialias=False)
+    window = transforms.crop_window(tf.shape(image), height, resize_size, "center")
+    return transforms.crop_and_resize(image, window, height)
+
+
+def decode_images(images, image_size, resize_size=None):
+    """Decode a batch of encoded images (tf.string ``[N]``) to ``float32 [N, h, w, 3]``.
+
+    Grey images are repeated to RGB, alpha is dropped, an animated GIF gives
+    its first frame. Empty or undecodable bytes raise
+    `tf.errors.InvalidArgumentError` naming the index of the bad image (TF
+    Serving returns it as an ``INVALID_ARGUMENT`` error).
+
+    >>> png = tf.io.encode_png(tf.zeros([5, 7, 3], tf.uint8))
+    >>> decode_images(tf.stack([png, png]), 4).shape
+    TensorShape([2, 4, 4, 3])
+    """
+    height, width = _pair(image_size)
+    images = tf.convert_to_tensor(images, tf.string)
+    indices = tf.range(tf.shape(images)[0])
+
+    def one(args):
+        contents, index = args
+        size = tf.strings.length(contents)
+        check_empty = tf.debugging.Assert(
+            size > 0,
+            ["Invalid image: the bytes of image", index, "are empty (0 bytes)."],
+        )
+        head = tf.strings.substr(contents, 0, 4)
+        known = tf.reduce_any([tf.strings.substr(contents, 0, len(m)) == m for m in _MAGIC])
+        check_format = tf.debugging.Assert(
+            tf.logical_or(size == 0, known),
+            ["Invalid image: image", index, f"is not a {FORMATS} file; it starts with", head],
+            summarize=4,
+        )
+        with tf.control_dependencies([check_empty, check_format]):
+            image = tf.io.decode_image(contents, channels=3, expand_animations=False)
+        image = tf.ensure_shape(image, [None, None, 3])
+        return resize_for_eval(image, (height, width), resize_size)
+
+    return tf.map_fn(
+        one, (images, indices), fn_output_signature=tf.TensorSpec([height, width, 3], tf.float32)
+    )
+
+
+def resize_pixels(pixels, image_size, resize_size=None):
+    """Resize a batch of decoded 0-255 images ``[N, H, W, 3]`` like `decode_images`.
+
+    A batch already at ``image_size`` (and ``resize_size=None``) comes back
+    unchanged.
+
+    >>> resize_pixels(tf.ones([2, 8, 6, 3]), 4).shape
+    TensorShape([2, 4, 4, 3])
+    """
+    height, width = _pair(image_size)
+    pixels = tf.cast(pixels, tf.float32)
+    return tf.map_fn(
+        lambda image: resize_for_eval(image, (height, width), resize_size),
+        pixels,
+        fn_output_signature=tf.TensorSpec([height, width, pixels.shape[-1]], tf.float32),
+    )
+
+
+def _pair(size):
+    if isinstance(size, int):
+        return size, size
+    height, width = (int(s) for s in size)
+    return height, width
