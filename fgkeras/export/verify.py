@@ -81,8 +81,9 @@ def verify_saved_model(version_dir, functions, images, formats=None, timeout=300
         outputs_path = os.path.join(directory, "outputs.npz")
         np.savez(inputs_path, images=np.array(images, dtype=object), pixels=pixels)
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONNOUSERSITE="1")
+        paths = (inputs_path, outputs_path)
         result = subprocess.run(
-            [sys.executable, "-c", _SCRIPT, os.fspath(version_dir), inputs_path, outputs_path],
+            [sys.executable, "-c", _SCRIPT, os.path.abspath(version_dir), *paths],
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -81,7 +81,7 @@ def atomic_version_dir(base_path, version=None, overwrite=False):
     >>> os.listdir(base), os.path.basename(final)
     (['1'], '1')
     """
-    base_path = os.fspath(base_path)
+    base_path = os.path.abspath(os.fspath(base_path))
     if os.path.exists(base_path) and not os.path.isdir(base_path):
         raise NotADirectoryError(
             f"The export base path {base_path!r} exists and is not a folder. "
