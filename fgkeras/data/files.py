@@ -133,8 +133,11 @@ def decode_with_pil(path, channels=3):
     """
     from PIL import Image
 
+    if isinstance(path, np.ndarray):  # from tf.numpy_function
+        path = path.item()
     if isinstance(path, bytes):
         path = path.decode()
+    channels = int(channels)
     with Image.open(path) as im:
         if im.mode in ("I;16", "I;16B", "I;16L", "I"):
             arr = np.asarray(im, np.float64) / 257.0

@@ -146,6 +146,11 @@ def is_aircraft(path):
 
 
 AIRCRAFT_LEVELS = ("manufacturer", "family", "variant")
+_NAME_FILES = {
+    "manufacturer": "manufacturers.txt",
+    "family": "families.txt",
+    "variant": "variants.txt",
+}
 
 
 def aircraft_source(split="train", *, data_dir=None, level="variant", on_error="skip"):
@@ -178,7 +183,7 @@ def aircraft_source(split="train", *, data_dir=None, level="variant", on_error="
     check_split("fgvc_aircraft", split, ["train", "val", "trainval", "test"])
     names, per_level = {}, {}
     for lv in AIRCRAFT_LEVELS:
-        with open(os.path.join(root, f"{lv}s.txt")) as f:
+        with open(os.path.join(root, _NAME_FILES[lv])) as f:
             names[lv] = [line.strip() for line in f if line.strip()]
         with open(os.path.join(root, f"images_{lv}_{split}.txt")) as f:
             rows = [line.strip().split(" ", 1) for line in f if line.strip()]
