@@ -72,16 +72,15 @@ def decode_images(images, image_size, resize_size=None):
     def one(args):
         contents, index = args
         size = tf.strings.length(contents)
+        name = tf.strings.format("images[{}]", index)
         check_empty = tf.debugging.Assert(
-            size > 0,
-            ["Invalid image: the bytes of image", index, "are empty (0 bytes)."],
+            size > 0, [tf.strings.join(["Invalid image: ", name, " is empty (0 bytes)."])]
         )
-        head = tf.strings.substr(contents, 0, 4)
         known = tf.reduce_any([tf.strings.substr(contents, 0, len(m)) == m for m in _MAGIC])
+        not_image = f" is not a {FORMATS} file (first bytes: "
         check_format = tf.debugging.Assert(
             tf.logical_or(size == 0, known),
-            ["Invalid image: image", index, f"is not a {FORMATS} file; it starts with", head],
-            summarize=4,
+            [tf.strings.join(["Invalid image: ", name, not_image, _printable(contents), ")."])],
         )
         with tf.control_dependencies([check_empty, check_format]):
             image = tf.io.decode_image(contents, channels=3, expand_animations=False)
@@ -109,6 +108,14 @@ def resize_pixels(pixels, image_size, resize_size=None):
         pixels,
         fn_output_signature=tf.TensorSpec([height, width, pixels.shape[-1]], tf.float32),
     )
+
+
+def _printable(contents):
+    """The first 8 bytes with anything outside printable ASCII shown as '?'."""
+    head = tf.strings.substr(contents, 0, 8)
+    # Error messages must be valid UTF-8: replace invalid bytes first, then the rest.
+    head = tf.strings.unicode_transcode(head, "UTF-8", "UTF-8", replacement_char=ord("?"))
+    return tf.strings.regex_replace(head, "[^ -~]", "?")
 
 
 def _pair(size):
