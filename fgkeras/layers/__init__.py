@@ -1,6 +1,12 @@
 """Reusable serializable layers, one family per file."""
 
-from fgkeras.layers.attention import CBAM, SoftAttentionPooling, SqueezeExcitation
+from fgkeras.layers.attention import (
+    CBAM,
+    ClassActivationMap,
+    SoftAttentionPooling,
+    SpatialSoftmax,
+    SqueezeExcitation,
+)
 from fgkeras.layers.bilinear import BilinearPooling, SignedSqrtL2Normalization
 from fgkeras.layers.compact_bilinear import CompactBilinearPooling
 from fgkeras.layers.covariance import ISqrtCovPooling
@@ -8,6 +14,7 @@ from fgkeras.layers.hard_attention import (
     AttentionCropZoom,
     AttentionGuidedCrop,
     AttentionGuidedDrop,
+    BoxcarMask,
     TopRegionCrop,
 )
 from fgkeras.layers.part_pooling import BilinearAttentionPooling, ChannelGroupingAttention
@@ -18,9 +25,12 @@ __all__ = [
     "AttentionGuidedCrop",
     "AttentionGuidedDrop",
     "BilinearAttentionPooling",
+    "BoxcarMask",
     "CBAM",
     "ChannelGroupingAttention",
+    "ClassActivationMap",
     "SoftAttentionPooling",
+    "SpatialSoftmax",
     "SqueezeExcitation",
     "TopRegionCrop",
     "BilinearPooling",

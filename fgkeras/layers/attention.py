@@ -4,6 +4,8 @@ Soft attention (§4.2 of the survey) weighs every location by a score
 normalized with a softmax over the map, so it is differentiable and trains
 with the classification loss alone. Three layers:
 
+- `SpatialSoftmax` and `ClassActivationMap`: attention maps, from learned
+  scores or from a classifier's class maps (CAM).
 - `SoftAttentionPooling`: z_k = Σ_l a_kl f_l with a_k = softmax_l(s_k(f_l)),
   one descriptor per attention head (Xu et al., "Show, Attend and Tell",
   ICML 2015, https://arxiv.org/abs/1502.03044; additive scoring as in
@@ -45,6 +47,53 @@ def spatial_softmax(scores):
     shape = ops.shape(scores)
     flat = ops.reshape(scores, (shape[0], -1, shape[-1]))
     return ops.reshape(ops.softmax(flat, axis=1), shape)
+
+
+@keras.saving.register_keras_serializable(package="fgkeras")
+class SpatialSoftmax(keras.layers.Layer):
+    """Normalize each score map of (batch, h, w, k) by a softmax over locations.
+
+    The attention maps of soft attention (Xu et al.,
+    https://arxiv.org/abs/1502.03044); each map sums to 1.
+
+    >>> import numpy as np
+    >>> maps = SpatialSoftmax()(np.zeros((1, 2, 2, 3), "float32"))
+    >>> np.asarray(maps).sum(axis=(1, 2)).tolist()
+    [[1.0, 1.0, 1.0]]
+    """
+
+    def call(self, inputs):
+        return spatial_softmax(ops.cast(inputs, self.compute_dtype))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="fgkeras")
+class ClassActivationMap(keras.layers.Layer):
+    """The class activation map of the top-scoring class, ReLU'd, max-normalized.
+
+    Called on class score maps (batch, h, w, num_classes) whose spatial mean
+    is the logits (a 1×1 convolution classifier, then global average
+    pooling); returns (batch, h, w, 1), the map of the class with the
+    highest mean score, in [0, 1]. Zhou et al., "Learning Deep Features for
+    Discriminative Localization", CVPR 2016 (https://arxiv.org/abs/1512.04150).
+
+    >>> import numpy as np
+    >>> scores = np.zeros((1, 2, 2, 2), "float32"); scores[0, 0, 1, 1] = 4.0
+    >>> np.asarray(ClassActivationMap()(scores))[0, :, :, 0].tolist()
+    [[0.0, 1.0], [0.0, 0.0]]
+    """
+
+    def call(self, inputs):
+        scores = ops.cast(inputs, self.compute_dtype)
+        top = ops.argmax(ops.mean(scores, axis=(1, 2)), axis=-1)
+        selector = ops.one_hot(top, ops.shape(scores)[-1], dtype=scores.dtype)
+        cam = ops.relu(ops.einsum("bhwk,bk->bhw", scores, selector))[..., None]
+        return cam / ops.maximum(ops.max(cam, axis=(1, 2), keepdims=True), 1e-12)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:3], 1)
 
 
 @keras.saving.register_keras_serializable(package="fgkeras")

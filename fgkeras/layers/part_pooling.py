@@ -31,6 +31,8 @@ class BilinearAttentionPooling(keras.layers.Layer):
         normalize: apply the signed square root and L2 normalization.
             Defaults to True.
         epsilon: ε under the square root and the norm. Defaults to 1e-12.
+        reduction: "mean" or "sum" over locations; "sum" with softmax-
+            normalized maps is soft attention pooling. Defaults to "mean".
 
     >>> import numpy as np
     >>> features, maps = np.ones((2, 3, 3, 4), "float32"), np.ones((2, 3, 3, 5), "float32")
@@ -38,8 +40,11 @@ class BilinearAttentionPooling(keras.layers.Layer):
     (2, 20)
     """
 
-    def __init__(self, normalize=True, epsilon=1e-12, **kwargs):
+    def __init__(self, normalize=True, epsilon=1e-12, reduction="mean", **kwargs):
         super().__init__(**kwargs)
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"`reduction` must be 'mean' or 'sum'. Received: {reduction!r}")
+        self.reduction = reduction
         self.normalize = bool(normalize)
         if not epsilon > 0:
             raise ValueError(f"`epsilon` must be positive. Received: epsilon={epsilon}")
@@ -68,7 +73,9 @@ class BilinearAttentionPooling(keras.layers.Layer):
     def call(self, inputs):
         features, maps = (ops.cast(x, self.compute_dtype) for x in inputs)
         locations = ops.cast(ops.shape(features)[1] * ops.shape(features)[2], features.dtype)
-        parts = ops.einsum("bhwm,bhwc->bmc", maps, features) / locations
+        parts = ops.einsum("bhwm,bhwc->bmc", maps, features)
+        if self.reduction == "mean":
+            parts = parts / locations
         parts = ops.reshape(parts, (ops.shape(parts)[0], -1))
         if not self.normalize:
             return parts
@@ -81,7 +88,12 @@ class BilinearAttentionPooling(keras.layers.Layer):
         return (batch, num_maps * channels)
 
     def get_config(self):
-        return {**super().get_config(), "normalize": self.normalize, "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "normalize": self.normalize,
+            "epsilon": self.epsilon,
+            "reduction": self.reduction,
+        }
 
 
 @keras.saving.register_keras_serializable(package="fgkeras")

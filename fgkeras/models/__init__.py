@@ -1,5 +1,5 @@
 """Model families of the zoo, one file each; importing registers their models."""
 
-from fgkeras.models import bilinear, cnn
+from fgkeras.models import attention, bilinear, cnn, ma_cnn, ra_cnn, two_stage, ws_dan
 
-__all__ = ["bilinear", "cnn"]
+__all__ = ["attention", "bilinear", "cnn", "ma_cnn", "ra_cnn", "two_stage", "ws_dan"]

@@ -121,3 +121,24 @@ def test_bad_arguments(cls, kwargs, match):
 def test_rejects_non_feature_maps():
     with pytest.raises(ValueError, match="feature map"):
         SoftAttentionPooling()(keras.Input((5,)))
+
+
+def test_spatial_softmax_contract_and_values():
+    from fgkeras.layers import SpatialSoftmax
+
+    check_layer_contract(SpatialSoftmax, {}, (2, 3, 4, 2), (2, 3, 4, 2))
+    scores = random_inputs((2, 3, 4, 2), seed=6, low=-2, high=2)
+    np.testing.assert_allclose(
+        SpatialSoftmax()(scores), numpy_softmax_locations(scores), rtol=1e-5, atol=1e-7
+    )
+
+
+def test_class_activation_map_contract_and_values():
+    from fgkeras.layers import ClassActivationMap
+
+    check_layer_contract(ClassActivationMap, {}, (2, 3, 4, 5), (2, 3, 4, 1))
+    scores = random_inputs((3, 3, 4, 5), seed=7, low=-1, high=1)
+    top = scores.mean(axis=(1, 2)).argmax(axis=-1)
+    cam = np.maximum(scores[np.arange(3), :, :, top], 0)
+    cam /= cam.max(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(ClassActivationMap()(scores)[..., 0], cam, rtol=1e-5, atol=1e-6)

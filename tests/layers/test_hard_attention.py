@@ -8,7 +8,7 @@ from fgkeras.layers import (
     AttentionGuidedDrop,
     TopRegionCrop,
 )
-from fgkeras.layers.hard_attention import attention_boxes, boxcar_mask, crop_and_resize, drop_mask
+from fgkeras.layers.cropping import attention_boxes, boxcar_mask, crop_and_resize, drop_mask
 from fgkeras.testing import check_layer_contract, random_inputs
 
 
@@ -174,3 +174,21 @@ def test_bad_arguments(cls, kwargs, match):
 def test_needs_two_inputs():
     with pytest.raises(ValueError, match="images"):
         AttentionGuidedDrop()(random_inputs((1, 4, 4, 3)))
+
+
+def test_boxcar_mask_layer_contract_and_values():
+    from fgkeras.layers import BoxcarMask
+
+    check_layer_contract(BoxcarMask, {"sharpness": 2.0}, [(2, 8, 8, 3), (2, 3)], (2, 8, 8, 1))
+    params = np.array([[0.4, 0.6, 0.25]], "float32")
+    boxes = np.array([[0.15, 0.35, 0.65, 0.85]], "float32")
+    mask = BoxcarMask(3.0)([np.zeros((1, 8, 10, 3), "float32"), params])
+    np.testing.assert_allclose(mask, numpy_boxcar(boxes, (8, 10), 3.0), atol=1e-6)
+
+
+def test_crop_zoom_without_mask_is_a_plain_crop():
+    images = random_inputs((1, 8, 8, 2), seed=8)
+    params = np.array([[0.5, 0.5, 0.25]], "float32")
+    crops = AttentionCropZoom((4, 4), apply_mask=False)([images, params])
+    boxes = np.array([[0.25, 0.25, 0.75, 0.75]], "float32")
+    np.testing.assert_allclose(crops, numpy_crop_and_resize(images, boxes, (4, 4)), atol=1e-5)

@@ -57,3 +57,13 @@ def test_channel_grouping_matches_numpy():
 def test_channel_grouping_bad_arguments():
     with pytest.raises(ValueError, match="num_parts"):
         ChannelGroupingAttention(num_parts=0)
+
+
+def test_bap_sum_reduction_is_soft_attention_pooling():
+    features = random_inputs((2, 3, 4, 5), seed=4)
+    maps = random_inputs((2, 3, 4, 2), seed=5)
+    expected = np.einsum("bhwm,bhwc->bmc", maps, features).reshape(2, -1)
+    layer = BilinearAttentionPooling(normalize=False, reduction="sum")
+    np.testing.assert_allclose(layer([features, maps]), expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="reduction"):
+        BilinearAttentionPooling(reduction="max")
