@@ -7,18 +7,26 @@
 (None, 4)
 """
 
-from fgkeras import backbones, heads, layers, losses
+from fgkeras import backbones, data, heads, layers, losses
+from fgkeras.evaluation import evaluate, evaluate_run
+from fgkeras.prediction import predict
 from fgkeras.registry import build, list_models, model_card, register_model
+from fgkeras.training import train
 
 __version__ = "0.1.0"
 
 __all__ = [
     "backbones",
     "build",
+    "data",
+    "evaluate",
+    "evaluate_run",
     "heads",
     "layers",
     "list_models",
     "losses",
     "model_card",
+    "predict",
     "register_model",
+    "train",
 ]

@@ -191,7 +191,9 @@ def _tiny_features(x, input_shape):
         for conv in (1, 2):
             prefix = f"tiny_stage{stage}_conv{conv}"
             x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=prefix)(x)
-            x = layers.BatchNormalization(name=f"{prefix}_bn")(x)
+            # momentum 0.9 (Keras' default is 0.99): short CPU runs of a few hundred
+            # steps otherwise end with moving statistics far from the data's.
+            x = layers.BatchNormalization(momentum=0.9, name=f"{prefix}_bn")(x)
             x = layers.ReLU(name=f"{prefix}_relu")(x)
     return x
 

@@ -63,10 +63,9 @@ def predict_dataset(model, dataset):
                 f"Received elements of type {type(element).__name__}."
             )
         inputs, labels = element[0], element[1]
-        if hasattr(model, "predict_on_batch"):
-            scores = model.predict_on_batch(inputs)
-        else:
-            scores = model(inputs, training=False)
+        # A direct call, not predict_on_batch: under a tf.distribute strategy the
+        # latter splits and re-gathers the batch, returning replicas x the rows.
+        scores = model(inputs, training=False)
         labels = np.asarray(labels)
         if labels.ndim == 2 and labels.shape[1] > 1:  # one-hot labels
             labels = labels.argmax(axis=1)
