@@ -103,11 +103,22 @@ def resize_pixels(pixels, image_size, resize_size=None):
     """
     height, width = _pair(image_size)
     pixels = tf.cast(pixels, tf.float32)
-    return tf.map_fn(
-        lambda image: resize_for_eval(image, (height, width), resize_size),
-        pixels,
-        fn_output_signature=tf.TensorSpec([height, width, pixels.shape[-1]], tf.float32),
-    )
+    channels = pixels.shape[-1]
+
+    def resize():
+        return tf.map_fn(
+            lambda image: resize_for_eval(image, (height, width), resize_size),
+            pixels,
+            fn_output_signature=tf.TensorSpec([height, width, channels], tf.float32),
+        )
+
+    if resize_size is not None:
+        return resize()
+    shape = tf.shape(pixels)
+    at_size = tf.logical_and(tf.equal(shape[1], height), tf.equal(shape[2], width))
+    # At the input size the resize is the identity: skip its cost.
+    out = tf.cond(at_size, lambda: pixels, resize)
+    return tf.ensure_shape(out, [None, height, width, channels])
 
 
 def _printable(contents):

@@ -1,0 +1,164 @@
+"""Serving speed: the exported SavedModel against in-process `predict`, and TFLite.
+
+All paths run in one process on the same JPEG images:
+
+- ``predict (pixels)``: ``model.predict`` on already decoded, resized pixels;
+- ``decode + predict``: decoding and resizing with the export's own function,
+  then ``model.predict`` (what a Python inference script does);
+- ``SavedModel serving_default``: bytes in, decoding and resizing in the graph;
+- ``SavedModel classify_pixels``: decoded pixels in;
+- ``REST JSON (b64)``: the same plus building, parsing and base64-decoding
+  the JSON body, and encoding the answer, as TF Serving's REST front end does;
+
+then each TFLite variant (batch of one, median latency, size, top-1 agreement).
+
+    python benchmarks/serving.py --model baseline --backbone mobilenetv3_small --size 224
+
+Weights are random by default (``--weights imagenet`` needs a download); speed
+does not depend on them, TFLite agreement does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import fgkeras  # noqa: E402
+from fgkeras.export import tflite as tflite_lib  # noqa: E402
+from fgkeras.export.preprocess import decode_images  # noqa: E402
+from fgkeras.export.samples import encode, synthetic_images  # noqa: E402
+from fgkeras.export.savedmodel import export  # noqa: E402
+from fgkeras.export.serving import rest_body, rest_predict  # noqa: E402
+from fgkeras.export.signatures import ServingFunctions  # noqa: E402
+
+
+def timed(fn, batches, repeats):
+    """Best images/s over ``repeats`` passes over ``batches`` (after one warm-up pass)."""
+    for batch in batches:
+        fn(batch)
+    best = 0.0
+    count = sum(len(batch) for batch in batches)
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for batch in batches:
+            fn(batch)
+        best = max(best, count / (time.perf_counter() - start))
+    return best
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="baseline")
+    parser.add_argument("--backbone", default="mobilenetv3_small")
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--classes", type=int, default=200)
+    parser.add_argument("--images", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tflite", nargs="*", default=list(tflite_lib.VARIANTS))
+    parser.add_argument("--weights", default=None, help='None (random) or "imagenet"')
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+
+    model = fgkeras.build(
+        args.model,
+        num_classes=args.classes,
+        backbone=args.backbone,
+        weights=args.weights,
+        input_shape=(args.size, args.size, 3),
+    )
+    names = [f"class_{i}" for i in range(args.classes)]
+    side = args.size + args.size // 4
+    jpeg = encode(synthetic_images(args.images, size=(side, side + 16), seed=0), "jpeg")
+    byte_batches = [jpeg[i : i + args.batch] for i in range(0, len(jpeg), args.batch)]
+    pixel_batches = [decode_images(b, args.size).numpy() for b in byte_batches]
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = export(model, os.path.join(directory, args.model), class_names=names)
+        loaded = tf.saved_model.load(path)
+        serve = loaded.signatures["serving_default"]
+        classify = loaded.signatures["classify_pixels"]
+        predict = timed(lambda x: model.predict(x, verbose=0), pixel_batches, args.repeats)
+        call = tf.function(lambda x: model(x, training=False))
+        decode = tf.function(lambda b: decode_images(b, args.size))
+        rows = [
+            ("predict (pixels)", predict),
+            ("tf.function(model) (pixels)", timed(call, pixel_batches, args.repeats)),
+            (
+                "decode + predict",
+                timed(
+                    lambda b: model.predict(decode(tf.constant(b)), verbose=0),
+                    byte_batches,
+                    args.repeats,
+                ),
+            ),
+            (
+                "SavedModel serving_default",
+                timed(lambda b: serve(images=tf.constant(b)), byte_batches, args.repeats),
+            ),
+            (
+                "SavedModel classify_pixels",
+                timed(lambda x: classify(pixels=tf.constant(x)), pixel_batches, args.repeats),
+            ),
+            (
+                "REST JSON (b64)",
+                timed(
+                    lambda b: json.dumps(rest_predict(loaded, json.dumps(rest_body(b)))[1]),
+                    byte_batches,
+                    args.repeats,
+                ),
+            ),
+        ]
+
+    print(
+        f"{args.model} / {args.backbone} at {args.size}x{args.size}, {args.classes} classes, "
+        f"{args.images} JPEG images, batch {args.batch}, TF {tf.__version__}, "
+        f"{os.cpu_count()} CPUs"
+    )
+    print(f"{'path':30s} {'images/s':>9s} {'vs predict':>10s}")
+    for name, rate in rows:
+        print(f"{name:30s} {rate:9.1f} {rate / predict:9.2f}x")
+
+    functions = ServingFunctions(model, names)
+    representative = np.concatenate(pixel_batches)[:32]
+    held_out = np.concatenate(pixel_batches)[-16:]
+    tflite_rows = []
+    if args.tflite:
+        print(
+            f"\n{'TFLite':10s} {'MB':>7s} {'ms/image':>9s} {'top-1 agree':>12s} "
+            f"{'max |dp|':>9s} {'max |dlogit|':>12s}"
+        )
+    if args.tflite and args.weights is None:
+        print("(random weights: near-uniform probabilities, so top-1 agreement is mostly ties)")
+    for variant in args.tflite:
+        content = tflite_lib.convert(functions, variant, representative=representative)
+        report = tflite_lib.parity(content, functions, held_out, repeats=20)
+        tflite_rows.append({"variant": variant, **report})
+        print(
+            f"{variant:10s} {report['size_bytes'] / 1e6:7.2f} {report['latency_ms']:9.2f} "
+            f"{report['top1_agreement']:12.3f} {report['max_abs_diff_probabilities']:9.1e} "
+            f"{report['max_abs_diff_logits']:12.1e}"
+        )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(
+                {
+                    "config": vars(args),
+                    "throughput": {name: rate for name, rate in rows},
+                    "tflite": tflite_rows,
+                },
+                f,
+                indent=2,
+            )
+
+
+if __name__ == "__main__":
+    main()
