@@ -41,7 +41,12 @@ def decode(example, channels=3):
             contents = tf.io.read_file(example["path"])
 
         def with_tf():
-            return tf.io.decode_image(contents, channels=channels, expand_animations=False)
+            # decode_jpeg is about twice as fast as the format-sniffing decode_image.
+            return tf.cond(
+                tf.equal(tf.strings.substr(contents, 0, 2), b"\xff\xd8"),
+                lambda: tf.io.decode_jpeg(contents, channels=channels),
+                lambda: tf.io.decode_image(contents, channels=channels, expand_animations=False),
+            )
 
         if "decoder" in example and "path" in example:
             path = example["path"]
@@ -127,29 +132,35 @@ def crop_window(shape, image_size, resize_size=None, crop="center", seed=None, b
     return tf.concat([start, start + crop_px / hw], axis=0)
 
 
-def crop_and_resize(image, window, image_size):
-    """Crop ``window`` out of ``image`` and resize it to ``image_size`` (bilinear, float32).
+def pixel_window(shape, window):
+    """Round a normalized window to whole pixels (at least 1); returns (ints, normalized).
 
-    Samples at half-pixel centres, so a full window matches ``tf.image.resize``.
+    >>> ints, norm = pixel_window(tf.constant([10, 20]), tf.constant([0.12, 0.0, 0.5, 1.0]))
+    >>> ints.numpy().tolist(), norm.numpy().tolist()
+    ([1, 0, 5, 20], [0.10000000149011612, 0.0, 0.5, 1.0])
+    """
+    hw = tf.cast(shape[:2], tf.float32)
+    hw2 = tf.concat([hw, hw], 0)
+    ints = tf.cast(tf.round(tf.cast(window, tf.float32) * hw2), tf.int32)
+    size = tf.cast(shape[:2], tf.int32)
+    start = tf.clip_by_value(ints[:2], 0, size - 1)
+    stop = tf.clip_by_value(tf.maximum(ints[2:], start + 1), 1, size)
+    ints = tf.concat([start, stop], 0)
+    return ints, tf.cast(ints, tf.float32) / hw2
+
+
+def crop_and_resize(image, window, image_size):
+    """Crop ``window`` (rounded to whole pixels) out of ``image``; resize to ``image_size``.
+
+    Bilinear ``tf.image.resize`` (half-pixel centres) on the cropped pixels; float32 out.
 
     >>> img = tf.reshape(tf.range(16.0), [4, 4, 1])
     >>> crop_and_resize(img, tf.constant([0.0, 0.0, 0.5, 0.5]), 2)[..., 0].numpy().tolist()
     [[0.0, 1.0], [4.0, 5.0]]
     """
-    hw = tf.cast(tf.shape(image)[:2], tf.float32)
-    size = float(image_size)
-    pix = window * tf.concat([hw, hw], 0)  # pixel-edge coordinates
-    step = (pix[2:] - pix[:2]) / size
-    first = pix[:2] + 0.5 * step - 0.5
-    last = pix[:2] + (size - 0.5) * step - 0.5
-    denom = tf.maximum(hw - 1.0, 1.0)
-    first = tf.clip_by_value(first, 0.0, hw - 1.0) / denom
-    last = tf.clip_by_value(last, 0.0, hw - 1.0) / denom
-    boxes = tf.concat([first, last], 0)[None]
-    out = tf.image.crop_and_resize(
-        tf.cast(image, tf.float32)[None], boxes, [0], [image_size, image_size]
-    )
-    return out[0]
+    ints, _ = pixel_window(tf.shape(image), window)
+    crop = image[ints[0] : ints[2], ints[1] : ints[3]]
+    return tf.image.resize(crop, [image_size, image_size])
 
 
 def resize_example(
@@ -168,7 +179,9 @@ def resize_example(
     if bbox_crop and "bbox" not in example:
         raise ValueError("bbox_crop=True needs a source with object boxes ('bbox').")
     bbox = example["bbox"] if bbox_crop else None
-    window = crop_window(tf.shape(example["image"]), image_size, resize_size, crop, seed, bbox)
+    shape = tf.shape(example["image"])
+    window = crop_window(shape, image_size, resize_size, crop, seed, bbox)
+    _, window = pixel_window(shape, window)  # boxes follow the exact pixels kept
     example = reframe(example, window)
     example["image"] = crop_and_resize(example["image"], window, image_size)
     return example

@@ -65,10 +65,10 @@ def test_features_dict_and_boxes_follow_crop():
     assert x["bbox"].shape == (4, 4) and x["part_bbox"].shape == (4, 3, 4)
     assert x["text"].dtype == tf.string and x["hierarchy"].dtype == tf.int32
     assert x["hierarchy"].numpy()[:, 2].tolist() == y.numpy().tolist()
-    # centre crop 32 of 48: a box [0,0,1,1] of the source maps to the whole crop
-    full = fd.load("synthetic", "test", image_size=48, batch_size=4, features=("bbox",), **SYN)
+    # centre crop 32 of 48 = source pixels 10.67..53.33 of 64, rounded to 11..53
+    full = fd.load("synthetic", "test", image_size=64, batch_size=4, features=("bbox",), **SYN)
     big = next(iter(full))[0]["bbox"].numpy()
-    want = np.clip((big - np.array([8, 8, 8, 8]) / 48) / (32 / 48), 0, 1)
+    want = np.clip((big - 11 / 64) / (42 / 64), 0, 1)
     np.testing.assert_allclose(x["bbox"].numpy(), want, atol=1e-5)
 
 
