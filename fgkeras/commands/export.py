@@ -220,13 +220,14 @@ def _calibration(args, model, config, kwargs):
 
         return load(
             config["source"],
-            "train",
+            config.get("split") or "train",
             image_size=size[0],
             batch_size=16,
             resize_size=resize_size,
             crop="center",
             shuffle=True,
             seed=0,
+            **(config.get("source_options") or {}),
         ).take(4)
     except Exception as error:  # any failure: fall back to synthetic images, said aloud
         warnings.warn(

@@ -7,6 +7,7 @@ import pytest
 from export_helpers import CLASS_NAMES, build
 
 from fgkeras.cli import main
+from fgkeras.export.savedmodel import read_report
 from fgkeras.export.warmup import WARMUP_FILE
 
 
@@ -17,7 +18,14 @@ def run_dir(tmp_path_factory):
     os.makedirs(run)
     build("bcnn").save(run / "model.keras")
     (run / "class_names.json").write_text(json.dumps(CLASS_NAMES))
-    config = {"model": "bcnn", "image_size": 32, "resize_size": 40, "source": "synthetic"}
+    config = {  # the keys `fgkeras.train` writes that export reads
+        "model": "bcnn",
+        "source": "synthetic",
+        "split": "train",
+        "source_options": {"num_examples": 40},
+        "image_size": 32,
+        "resize_size": 40,
+    }
     (run / "config.json").write_text(json.dumps(config))
     return run
 
@@ -29,14 +37,17 @@ def _card(version_dir):
 
 def test_export_a_run_folder(run_dir, tmp_path, capsys):
     base = tmp_path / "saved" / "bcnn"
-    assert main(["export", str(run_dir), "--to", str(base)]) == 0
-    assert f"-> {base}/1" in capsys.readouterr().out
+    assert main(["export", str(run_dir), "--to", str(base), "--tflite", "int8"]) == 0
+    out = capsys.readouterr().out
+    assert f"-> {base}/1" in out and "TFLite int8:" in out
     card = _card(base / "1")
     assert card["name"] == "bcnn"
     assert card["export"]["preprocessing"]["resize_size"] == 40  # the run's preprocessing
     with open(base / "1" / "assets" / "class_names.txt") as f:
         assert f.read().splitlines() == CLASS_NAMES
     assert os.path.exists(base / "1" / WARMUP_FILE)
+    # int8 was calibrated on the run's own training source (40 images), not synthetic ones.
+    assert read_report(base / "1")["tflite"]["int8"]["images"] == 40
 
     # An existing version is refused with one line, exit status 2.
     assert main(["export", str(run_dir), "--to", str(base), "--version", "1"]) == 2

@@ -152,6 +152,15 @@ def test_augmentation_wrapper_is_left_out_of_the_export(tmp_path):
         np.testing.assert_allclose(out["logits"], net.predict(pixels, verbose=0), atol=1e-4)
 
 
+def test_training_wrapper_is_unwrapped():
+    from fgkeras.data import Augmented, build_augmenter
+
+    net = build("baseline")
+    assert inference_model(Augmented(net, build_augmenter("light", seed=0))) is net
+    with pytest.raises(ValueError, match="no layer named 'predictions'"):
+        inference_model(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]))
+
+
 def test_assets_hold_class_names_and_model_card(exported):
     import json
     import os
