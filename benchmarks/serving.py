@@ -13,6 +13,7 @@ All paths run in one process on the same JPEG images:
 then each TFLite variant (batch of one, median latency, size, top-1 agreement).
 
     python benchmarks/serving.py --model baseline --backbone mobilenetv3_small --size 224
+    python benchmarks/serving.py --run runs/bcnn      # a trained model: parity is meaningful
 
 Weights are random by default (``--weights imagenet`` needs a download); speed
 does not depend on them, TFLite agreement does.
@@ -65,17 +66,28 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tflite", nargs="*", default=list(tflite_lib.VARIANTS))
     parser.add_argument("--weights", default=None, help='None (random) or "imagenet"')
+    parser.add_argument("--run", help="benchmark a trained run folder (or .keras file) instead")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
 
-    model = fgkeras.build(
-        args.model,
-        num_classes=args.classes,
-        backbone=args.backbone,
-        weights=args.weights,
-        input_shape=(args.size, args.size, 3),
-    )
-    names = [f"class_{i}" for i in range(args.classes)]
+    if args.run:
+        from fgkeras.commands.export import load_source
+        from fgkeras.export.signatures import inference_model, input_size
+
+        model, _, names = load_source(args.run)
+        model = inference_model(model)
+        args.model, args.backbone, args.size = model.name, "(trained run)", input_size(model)[0]
+        args.classes = int(model.output_shape[-1])
+        names = names or [f"class_{i}" for i in range(args.classes)]
+    else:
+        model = fgkeras.build(
+            args.model,
+            num_classes=args.classes,
+            backbone=args.backbone,
+            weights=args.weights,
+            input_shape=(args.size, args.size, 3),
+        )
+        names = [f"class_{i}" for i in range(args.classes)]
     side = args.size + args.size // 4
     jpeg = encode(synthetic_images(args.images, size=(side, side + 16), seed=0), "jpeg")
     byte_batches = [jpeg[i : i + args.batch] for i in range(0, len(jpeg), args.batch)]
@@ -136,7 +148,7 @@ def main(argv=None):
             f"\n{'TFLite':10s} {'MB':>7s} {'ms/image':>9s} {'top-1 agree':>12s} "
             f"{'max |dp|':>9s} {'max |dlogit|':>12s}"
         )
-    if args.tflite and args.weights is None:
+    if args.tflite and args.weights is None and not args.run:
         print("(random weights: near-uniform probabilities, so top-1 agreement is mostly ties)")
     for variant in args.tflite:
         content = tflite_lib.convert(functions, variant, representative=representative)
