@@ -10,13 +10,33 @@ Modules, one purpose each: `savedmodel` (the `export` function), `signatures`
 `versions` (atomic integer versions), `warmup` (TF Serving warmup records),
 `serving` (REST and gRPC request formats), `tflite` (conversion and parity),
 `verify` (fresh-process check), `samples` (sample images).
+
+The package itself is callable, ``fgkeras.export(model, ...)`` being
+`export`, so ``fgkeras.export`` can stay this package (and
+``import fgkeras.export.tflite`` keep working) while reading as a function.
+
+>>> import fgkeras.export
+>>> callable(fgkeras.export), fgkeras.export.export is export
+(True, True)
 """
+
+import sys
+import types
 
 from fgkeras.export.savedmodel import export, read_report
 from fgkeras.export.serving import grpc_predict, predict_request, rest_body, rest_predict
 from fgkeras.export.signatures import SIGNATURE_NAMES, ServingFunctions
 from fgkeras.export.verify import verify_saved_model
 from fgkeras.export.versions import next_version
+
+
+class _CallableModule(types.ModuleType):
+    def __call__(self, *args, **kwargs):
+        """``fgkeras.export(...)`` is `fgkeras.export.savedmodel.export`."""
+        return export(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = [
     "SIGNATURE_NAMES",
