@@ -259,3 +259,48 @@ def test_multi_pass_models_keep_their_options_through_keras_files(name):
     assert type(loaded) is type(model)
     key, value = next(iter(options.items()))
     assert getattr(loaded, key) == value
+
+
+DISTRIBUTED_FIT = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+import fgkeras
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+x = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype("float32")
+y = np.arange(8) % 3
+out = {}
+for name in sys.argv[1:]:
+    with strategy.scope():
+        model = fgkeras.build(name, num_classes=3, backbone="tiny", weights=None,
+                              input_shape=(32, 32, 3))
+        model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True))
+    history = model.fit(x, y, batch_size=4, epochs=1, verbose=0).history
+    out[name] = {key: value[-1] for key, value in history.items()}
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.large
+def test_multi_pass_models_fit_under_mirrored_strategy():
+    import json
+    import subprocess
+    import sys
+
+    names = ["ws_dan", "ra_cnn", "ma_cnn", "two_stage"]
+    result = subprocess.run(
+        [sys.executable, "-c", DISTRIBUTED_FIT, *names],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    logs = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(logs) == set(names)
+    assert all(np.isfinite(value) for log in logs.values() for value in log.values())
+    assert logs["ws_dan"]["center_loss"] > 0 and logs["ra_cnn"]["rank_loss"] >= 0
