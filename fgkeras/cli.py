@@ -18,7 +18,16 @@ import os
 import sys
 
 # Subcommand modules, in the order `fgkeras --help` lists them.
-COMMAND_MODULES = ("models", "data", "train", "evaluate", "predict", "export", "explain")
+COMMAND_MODULES = (
+    "quickstart",
+    "models",
+    "data",
+    "train",
+    "evaluate",
+    "predict",
+    "export",
+    "explain",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -145,7 +145,9 @@ def train(
 
     >>> result = train("baseline", "synthetic", run_dir=str(getfixture("tmp_path")),
     ...                backbone="tiny", weights=None, image_size=32, epochs=1,
-    ...                batch_size=16, limit=64, verbose=0)  # doctest: +SKIP
+    ...                batch_size=16, limit=32, verbose=0)
+    >>> sorted(result.history), 0.0 <= result.metrics["top1_accuracy"] <= 1.0
+    (['accuracy', 'loss', 'val_accuracy', 'val_loss'], True)
     """
     arguments = _resolve_arguments(locals())
     return _run(**arguments)
