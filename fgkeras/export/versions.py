@@ -64,6 +64,8 @@ def check_version(version) -> int:
 def atomic_version_dir(base_path, version=None, overwrite=False):
     """Yield ``(temp_dir, final_dir)``; on success rename temp_dir to final_dir.
 
+    ``final_dir`` is ``base_path/<version>`` as given (relative stays relative).
+
     The temporary folder is removed if the block raises, so a failed export
     leaves nothing behind. An existing version is refused unless
     ``overwrite``; then the old folder is moved aside first and deleted after
@@ -81,7 +83,8 @@ def atomic_version_dir(base_path, version=None, overwrite=False):
     >>> os.listdir(base), os.path.basename(final)
     (['1'], '1')
     """
-    base_path = os.path.abspath(os.fspath(base_path))
+    given = os.fspath(base_path)  # the version path is returned in the form given
+    base_path = os.path.abspath(given)
     if os.path.exists(base_path) and not os.path.isdir(base_path):
         raise NotADirectoryError(
             f"The export base path {base_path!r} exists and is not a folder. "
@@ -98,7 +101,7 @@ def atomic_version_dir(base_path, version=None, overwrite=False):
         )
     temp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base_path)
     try:
-        yield temp, final
+        yield temp, os.path.join(given, str(version))
         _publish(temp, final, base_path, version)
     finally:
         if os.path.exists(temp):
