@@ -7,7 +7,7 @@
 (None, 4)
 """
 
-from fgkeras import backbones, data, heads, layers, losses
+from fgkeras import backbones, data, export, heads, layers, losses
 from fgkeras.evaluation import evaluate, evaluate_run
 from fgkeras.prediction import predict
 from fgkeras.registry import build, list_models, model_card, register_model
@@ -21,6 +21,7 @@ __all__ = [
     "data",
     "evaluate",
     "evaluate_run",
+    "export",
     "heads",
     "layers",
     "list_models",
