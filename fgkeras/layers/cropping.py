@@ -102,6 +102,8 @@ def attention_boxes(attention, threshold=0.5, padding=0.1):
         padding: margin added on each side, as a fraction of the image.
             Defaults to 0.1.
 
+    An all-zero map gives the whole image, (0, 0, 1, 1).
+
     >>> import numpy as np
     >>> a = np.zeros((1, 4, 4), "float32"); a[0, 1, 2] = 1.0
     >>> np.asarray(attention_boxes(a, padding=0.0)).tolist()
@@ -120,7 +122,10 @@ def attention_boxes(attention, threshold=0.5, padding=0.1):
 
     y0, y1 = span(2, a.shape[1] or ops.shape(a)[1])
     x0, x1 = span(1, a.shape[2] or ops.shape(a)[2])
-    return ops.stack([y0, x0, y1, x1], axis=-1)
+    boxes = ops.stack([y0, x0, y1, x1], axis=-1)
+    # An all-zero map selects nothing: keep the whole image rather than an empty box.
+    found = ops.any(inside, axis=(1, 2))[:, None]
+    return ops.where(found, boxes, ops.convert_to_tensor([[0.0, 0.0, 1.0, 1.0]], boxes.dtype))
 
 
 def drop_mask(attention, size, threshold=0.5):

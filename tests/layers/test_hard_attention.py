@@ -192,3 +192,10 @@ def test_crop_zoom_without_mask_is_a_plain_crop():
     crops = AttentionCropZoom((4, 4), apply_mask=False)([images, params])
     boxes = np.array([[0.25, 0.25, 0.75, 0.75]], "float32")
     np.testing.assert_allclose(crops, numpy_crop_and_resize(images, boxes, (4, 4)), atol=1e-5)
+
+
+def test_attention_boxes_of_an_empty_map_is_the_whole_image():
+    attention = np.zeros((2, 4, 4), "float32")
+    attention[1, 2, 2] = 1.0
+    boxes = np.asarray(attention_boxes(attention, 0.5, padding=0.0))
+    np.testing.assert_allclose(boxes, [[0.0, 0.0, 1.0, 1.0], [0.5, 0.5, 0.75, 0.75]])
