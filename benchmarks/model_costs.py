@@ -73,7 +73,7 @@ def main() -> None:
 
     models = args.models or fgkeras.list_models()
     models = ["baseline"] + [m for m in models if m != "baseline"]
-    header = f"{'model':<14}{'backbone':<11}{'size':>5}{'params':>13}{'GFLOPs':>9}{'step x':>8}"
+    header = f"{'model':<16}{'backbone':<11}{'size':>5}{'params':>14}{'GFLOPs':>9}{'step x':>8}"
     print(header)
     print("-" * len(header))
     for backbone in args.backbones:
@@ -89,14 +89,17 @@ def main() -> None:
                     input_shape=(size, size, 3),
                 )
             except (ValueError, TypeError) as error:
-                print(f"{name:<14}{backbone:<11}{size:>5}  skipped: {error}")
+                print(f"{name:<16}{backbone:<11}{size:>5}  skipped: {error}")
                 continue
-            flops = count_flops(model)
+            try:
+                gflops = f"{count_flops(model) / 1e9:>9.2f}"
+            except ValueError:  # graphs over 2 GB (e.g. B-CNN on 2048 channels) cannot freeze
+                gflops = f"{'n/a':>9}"
             seconds = step_seconds(model, args.batch_size, args.steps)
             baseline_time = baseline_time or seconds
             print(
-                f"{name:<14}{backbone:<11}{size:>5}{model.count_params():>13,}"
-                f"{flops / 1e9:>9.2f}{seconds / baseline_time:>8.2f}"
+                f"{name:<16}{backbone:<11}{size:>5}{model.count_params():>14,}"
+                f"{gflops}{seconds / baseline_time:>8.2f}"
             )
             keras.backend.clear_session()
     print(
