@@ -71,12 +71,21 @@ def main() -> None:
         plan += [("fashion_mnist_tops", m, args.subset_epochs) for m in args.subset_models]
         for source, model, epochs in plan:
             accuracy, seconds = run(
-                source, model, epochs, args.limit, args.batch_size, args.learning_rate, runs,
+                source,
+                model,
+                epochs,
+                args.limit,
+                args.batch_size,
+                args.learning_rate,
+                runs,
                 options.get(model),
             )
             rows.append((source, model, epochs, accuracy, seconds))
-            print(f"{source:<20}{model:<10}{epochs:>3} epochs  test acc {accuracy:.4f}  "
-                  f"{seconds / 60:5.1f} min", flush=True)
+            print(
+                f"{source:<20}{model:<10}{epochs:>3} epochs  test acc {accuracy:.4f}  "
+                f"{seconds / 60:5.1f} min",
+                flush=True,
+            )
 
     table = [
         "| data | model (tiny backbone) | epochs | test accuracy | wall time (min) |",
