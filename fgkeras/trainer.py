@@ -60,8 +60,8 @@ class Trainer(keras.Model):
             inputs = self.augmenter(inputs, training=True)
         return self.model(inputs, training=training)
 
-    def compile(self, optimizer="adam", **kwargs):
-        super().compile(optimizer=optimizer, **kwargs)
+    def compile(self, *args, **kwargs):
+        super().compile(*args, **kwargs)
         if self._uses_two_optimizers():
             if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
                 raise ValueError(
@@ -115,10 +115,18 @@ class Trainer(keras.Model):
     def _two_optimizer_step(self, data):
         import tensorflow as tf  # per-variable optimizers need an explicit tape
 
+        # Mirrors Keras' TensorFlow train_step (loss tracking and distribution
+        # scaling included), except that two optimizers share the gradients.
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             y_pred = self(x, training=True)
-            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+            loss = self._compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+            )
+            self._loss_tracker.update_state(
+                loss * self.distribute_strategy.num_replicas_in_sync,
+                sample_weight=tf.shape(keras.tree.flatten(x)[0])[0],
+            )
         variables = self.trainable_variables
         gradients = tape.gradient(loss, variables)
         backbone = self._backbone_ids()
@@ -172,7 +180,7 @@ class ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """A learning-rate schedule multiplied by a constant factor.
 
     >>> base = keras.optimizers.schedules.CosineDecay(0.1, decay_steps=10)
-    >>> float(ScaledSchedule(base, 0.5)(0))
+    >>> round(float(ScaledSchedule(base, 0.5)(0)), 6)
     0.05
     """
 

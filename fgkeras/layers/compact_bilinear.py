@@ -54,7 +54,7 @@ class CompactBilinearPooling(keras.layers.Layer):
 
     >>> import numpy as np
     >>> layer = CompactBilinearPooling(output_dim=64, projection="random_maclaurin")
-    >>> layer(np.ones((2, 4, 4, 8), "float32")).shape
+    >>> tuple(layer(np.ones((2, 4, 4, 8), "float32")).shape)
     (2, 64)
     """
 

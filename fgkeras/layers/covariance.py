@@ -40,7 +40,7 @@ class ISqrtCovPooling(keras.layers.Layer):
 
     >>> import numpy as np
     >>> x = np.random.default_rng(0).normal(size=(2, 5, 5, 4)).astype("float32")
-    >>> ISqrtCovPooling()(x).shape
+    >>> tuple(ISqrtCovPooling()(x).shape)
     (2, 10)
     """
 
