@@ -1,7 +1,7 @@
 """The tutorials in notebooks/ run end to end, and each .ipynb matches its .py source.
 
 Each ``notebooks/NN_name.ipynb`` is generated from ``notebooks/NN_name.py``
-(jupytext percent format) with ``jupytext --to ipynb``. The sync tests compare
+(jupytext percent format) with ``jupytext --update --to ipynb``. The sync tests compare
 their cells so the two cannot drift; the execution tests run every cell with
 nbclient in quick mode (``FGKERAS_TUTORIAL_QUICK=1``) in a temporary working
 directory and check one number that each notebook prints.
@@ -31,7 +31,8 @@ def test_notebook_matches_its_source(name):
     source = jupytext.read(os.path.join(NOTEBOOK_DIR, f"{name}.py"))
     paired = nbformat.read(os.path.join(NOTEBOOK_DIR, f"{name}.ipynb"), as_version=4)
     assert _cells(paired) == _cells(source), (
-        f"notebooks/{name}.ipynb is out of date: run `jupytext --to ipynb notebooks/{name}.py`"
+        f"notebooks/{name}.ipynb is out of date: run "
+        f"`jupytext --update --to ipynb notebooks/{name}.py`"
     )
     assert paired.metadata["kernelspec"]["name"] == "python3"
     code = [cell for cell in paired.cells if cell.cell_type == "code"]
