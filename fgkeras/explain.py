@@ -179,10 +179,9 @@ def save_overlay(image, heatmap, path, title=None, alpha=0.45) -> str:
     >>> save_overlay(np.zeros((8, 8, 3)), np.eye(4), path) == path and os.path.exists(path)
     True
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A bare Figure, not pyplot: saving files must not switch the global
+    # backend (that would stop inline figures in a notebook).
+    from matplotlib.figure import Figure
 
     image = np.asarray(image, "float32")
     if image.shape[-1] == 1:
@@ -190,14 +189,14 @@ def save_overlay(image, heatmap, path, title=None, alpha=0.45) -> str:
     heat = upsample(heatmap, image.shape[:2])
     heat = heat / max(float(heat.max()), 1e-12)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    figure, axis = plt.subplots(figsize=(3, 3), dpi=100)
+    figure = Figure(figsize=(3, 3), dpi=100)
+    axis = figure.add_subplot()
     axis.imshow(np.clip(image / 255.0, 0.0, 1.0))
     axis.imshow(heat, cmap="jet", alpha=alpha, vmin=0.0, vmax=1.0)
     axis.axis("off")
     if title:
         axis.set_title(title, fontsize=8)
     figure.savefig(path, bbox_inches="tight")
-    plt.close(figure)
     return path
 
 

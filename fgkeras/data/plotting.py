@@ -22,10 +22,7 @@ def plot_examples(images, labels=None, class_names=None, boxes=None, ncols=8, si
     >>> len(fig.axes)
     2
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # pyplot, so the figure shows inline in notebooks
 
     images = np.asarray(images)
     n = len(images)
