@@ -241,8 +241,7 @@ def _run(**a) -> TrainResult:
         with strategy.scope():
             if _has_backbone(net):
                 net.get_layer("backbone").trainable = not frozen
-            trainer = Trainer(net, augmenter, a["backbone_lr_multiplier"])
-            trainer.build((None, image_size, image_size, 3))
+            trainer = _fit_model(net, augmenter, a, image_size)
             trainer.compile(
                 optimizer=_optimizer(a, learning_rate, steps_per_epoch, first_epoch, last_epoch),
                 loss=_loss(a["label_smoothing"], a["mixing"]),
@@ -250,7 +249,7 @@ def _run(**a) -> TrainResult:
                 jit_compile=a["jit_compile"],
             )
         fitted = trainer.fit(
-            train_data,
+            _augment_in_pipeline(train_data, augmenter) if trainer is net else train_data,
             validation_data=val_data,
             initial_epoch=first_epoch,
             epochs=last_epoch,
@@ -301,6 +300,41 @@ def _model_kwargs(a: dict, num_classes: int, image_size: int) -> dict:
         kwargs["backbone"] = a["backbone"]
     kwargs.update(a["model_options"] or {})
     return kwargs
+
+
+def has_own_train_step(net) -> bool:
+    """True for models whose multi-pass training lives in their own `train_step`.
+
+    >>> import fgkeras
+    >>> has_own_train_step(fgkeras.build("baseline", num_classes=2, backbone="tiny",
+    ...                                  weights=None, input_shape=(16, 16, 3)))
+    False
+    """
+    return type(net).train_step is not keras.Model.train_step
+
+
+def _fit_model(net, augmenter, a: dict, image_size: int) -> keras.Model:
+    """The model `fit` runs: the `Trainer` wrapper, or the net itself.
+
+    Models with their own `train_step` (WS-DAN, RA-CNN, MA-CNN, two_stage)
+    are fitted directly so that their multi-pass training runs; their
+    augmentation then happens in the tf.data pipeline.
+    """
+    if not has_own_train_step(net):
+        trainer = Trainer(net, augmenter, a["backbone_lr_multiplier"])
+        trainer.build((None, image_size, image_size, 3))
+        return trainer
+    if a["backbone_lr_multiplier"] != 1.0:
+        raise ValueError(
+            f"Model {a['model']!r} trains with its own multi-pass train_step, which does not "
+            "support backbone_lr_multiplier; leave it at 1.0. "
+            f"Received: backbone_lr_multiplier={a['backbone_lr_multiplier']}"
+        )
+    return net
+
+
+def _augment_in_pipeline(dataset, augmenter):
+    return dataset.map(lambda images, labels: (augmenter(images, training=True), labels))
 
 
 def _phases(epochs: int, freeze_epochs: int) -> list[tuple[int, int, bool]]:

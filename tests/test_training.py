@@ -213,3 +213,16 @@ def test_training_learns_fashion_mnist_tops(tmp_path):
         verbose=0,
     )
     assert result.metrics["top1_accuracy"] > 0.6
+
+
+def test_multi_pass_models_train_with_their_own_train_step(tmp_path):
+    """`fgkeras.train` must run WS-DAN's crop/drop passes and center loss."""
+    result = train("ws_dan", run_dir=str(tmp_path), epochs=1, **TINY)
+    assert training.has_own_train_step(result.model)
+    assert "center_loss" in result.history
+    assert np.isfinite(result.history["center_loss"][0])
+
+
+def test_multi_pass_models_refuse_a_backbone_multiplier(tmp_path):
+    with pytest.raises(ValueError, match="own multi-pass train_step"):
+        train("ws_dan", run_dir=str(tmp_path), epochs=1, backbone_lr_multiplier=0.1, **TINY)
