@@ -75,7 +75,7 @@ class Trainer(keras.Model):
             self.backbone_optimizer = self.optimizer.__class__.from_config(config)
 
     def _uses_two_optimizers(self) -> bool:
-        return self.backbone_lr_multiplier != 1.0 and _has_layer(self.model, "backbone")
+        return self.backbone_lr_multiplier != 1.0 and has_layer(self.model, "backbone")
 
     def _backbone_ids(self) -> set:
         return {id(v) for v in self.model.get_layer("backbone").trainable_variables}
@@ -163,7 +163,8 @@ def _is_multi_worker(strategy) -> bool:
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
-def _has_layer(model, name) -> bool:
+def has_layer(model, name) -> bool:
+    """True when ``model`` has a top-level layer called ``name``."""
     return any(layer.name == name for layer in model.layers)
 
 

@@ -29,7 +29,7 @@ import keras
 from fgkeras import distribute as distribute_lib
 from fgkeras.registry import build, model_card
 from fgkeras.run_config import load_config_file, run_config_matches, write_json
-from fgkeras.trainer import Trainer
+from fgkeras.trainer import Trainer, has_layer
 from fgkeras.training_callbacks import (
     DivergenceError,
     SaveModel,
@@ -239,7 +239,7 @@ def _run(**a) -> TrainResult:
             net.load_weights(os.path.join(run_dir, "backup", f"phase{phase}.weights.h5"))
             continue
         with strategy.scope():
-            if _has_backbone(net):
+            if has_layer(net, "backbone"):
                 net.get_layer("backbone").trainable = not frozen
             trainer = _fit_model(net, augmenter, a, image_size)
             trainer.compile(
@@ -344,10 +344,6 @@ def _phases(epochs: int, freeze_epochs: int) -> list[tuple[int, int, bool]]:
     if freeze_epochs == epochs:
         return [(0, epochs, True)]
     return [(0, freeze_epochs, True), (freeze_epochs, epochs, False)]
-
-
-def _has_backbone(net) -> bool:
-    return any(layer.name == "backbone" for layer in net.layers)
 
 
 def _count_batches(dataset) -> int:

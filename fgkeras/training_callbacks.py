@@ -8,6 +8,8 @@ import os
 
 import keras
 
+from fgkeras.run_config import write_json
+
 
 class DivergenceError(FloatingPointError):
     """Raised when the training loss becomes NaN or infinite."""
@@ -86,5 +88,4 @@ def phase_state(run_dir: str) -> dict:
 
 def save_phase_state(run_dir: str, completed_phase: int) -> None:
     """Record that training phase ``completed_phase`` finished."""
-    with open(os.path.join(run_dir, "backup", "state.json"), "w") as file:
-        json.dump({"completed_phase": completed_phase}, file)
+    write_json(os.path.join(run_dir, "backup", "state.json"), {"completed_phase": completed_phase})

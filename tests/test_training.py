@@ -103,7 +103,9 @@ def _backbone_and_head(model):
     return backbone, head
 
 
-def test_frozen_backbone_phase_trains_only_the_head(tmp_path, monkeypatch):
+@pytest.fixture
+def initial_weights(monkeypatch):
+    """Record the backbone and head weights of the model `train` builds."""
     before = {}
     original_build = training.build
 
@@ -113,6 +115,11 @@ def test_frozen_backbone_phase_trains_only_the_head(tmp_path, monkeypatch):
         return model
 
     monkeypatch.setattr(training, "build", spy_build)
+    return before
+
+
+def test_frozen_backbone_phase_trains_only_the_head(tmp_path, initial_weights):
+    before = initial_weights
     result = train("bcnn", run_dir=str(tmp_path), epochs=1, freeze_epochs=1, **TINY)
     result.model.get_layer("backbone").trainable = True
     backbone, head = _backbone_and_head(result.model)
@@ -121,16 +128,8 @@ def test_frozen_backbone_phase_trains_only_the_head(tmp_path, monkeypatch):
     assert any(not np.allclose(old, new) for old, new in zip(before["weights"][1], head))
 
 
-def test_backbone_learning_rate_multiplier(tmp_path, monkeypatch):
-    before = {}
-    original_build = training.build
-
-    def spy_build(*args, **kwargs):
-        model = original_build(*args, **kwargs)
-        before["weights"] = _backbone_and_head(model)
-        return model
-
-    monkeypatch.setattr(training, "build", spy_build)
+def test_backbone_learning_rate_multiplier(tmp_path, initial_weights):
+    before = initial_weights
     result = train(
         "baseline",
         run_dir=str(tmp_path),

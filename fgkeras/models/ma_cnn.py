@@ -25,7 +25,7 @@ from keras import layers, ops
 from fgkeras.heads import check_num_classes, classification_head
 from fgkeras.layers import BilinearAttentionPooling, ChannelGroupingAttention
 from fgkeras.models.common import backbone_feature_map, model_input
-from fgkeras.models.multi_pass import MultiPassModel, replica_scaled
+from fgkeras.models.multi_pass import MultiPassModel, check_alternate_every, replica_scaled
 from fgkeras.registry import register_model
 
 MA_CNN_URL = (
@@ -107,15 +107,7 @@ class MACNN(MultiPassModel):
         self.grouping_loss_weight = float(grouping_loss_weight)
         self.margin = float(margin)
         self.diversity_weight = float(diversity_weight)
-        if (
-            isinstance(alternate_every, bool)
-            or not isinstance(alternate_every, int)
-            or (alternate_every < 0)
-        ):
-            raise ValueError(
-                f"`alternate_every` must be an integer >= 0. Received: {alternate_every!r}"
-            )
-        self.alternate_every = alternate_every
+        self.alternate_every = check_alternate_every(alternate_every)
 
     def multi_pass_losses(self, x, y, sample_weight):
         out = self.run(x, training=True)

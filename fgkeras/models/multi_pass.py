@@ -28,6 +28,23 @@ def replica_scaled(value):
     return value / replicas if replicas > 1 else value
 
 
+def check_alternate_every(alternate_every) -> int:
+    """Validate the steps between alternations of a multi-pass model (0: never).
+
+    >>> check_alternate_every(3)
+    3
+    """
+    if (
+        isinstance(alternate_every, bool)
+        or not isinstance(alternate_every, int)
+        or (alternate_every < 0)
+    ):
+        raise ValueError(
+            f"`alternate_every` must be an integer >= 0. Received: {alternate_every!r}"
+        )
+    return alternate_every
+
+
 class MultiPassModel(keras.Model):
     """Functional model whose `train_step` runs `multi_pass_losses`.
 

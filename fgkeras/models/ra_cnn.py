@@ -29,7 +29,7 @@ from fgkeras.heads import check_num_classes, classification_head
 from fgkeras.layers import AttentionCropZoom, BoxcarMask
 from fgkeras.models.attention import shared_backbone
 from fgkeras.models.common import backbone_feature_map, model_input
-from fgkeras.models.multi_pass import MultiPassModel, replica_scaled
+from fgkeras.models.multi_pass import MultiPassModel, check_alternate_every, replica_scaled
 from fgkeras.registry import register_model
 
 RA_CNN_URL = (
@@ -90,15 +90,7 @@ class RACNN(MultiPassModel):
     def __init__(self, *args, rank_margin=0.05, alternate_every=0, **kwargs):
         super().__init__(*args, **kwargs)
         self.rank_margin = float(rank_margin)
-        if (
-            isinstance(alternate_every, bool)
-            or not isinstance(alternate_every, int)
-            or (alternate_every < 0)
-        ):
-            raise ValueError(
-                f"`alternate_every` must be an integer >= 0. Received: {alternate_every!r}"
-            )
-        self.alternate_every = alternate_every
+        self.alternate_every = check_alternate_every(alternate_every)
 
     def intermediate_names(self):
         return self.scale_names()
