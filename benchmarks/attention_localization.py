@@ -20,7 +20,10 @@ Usage (with the defaults, ``baseline`` trained in 3 minutes on 2 CPU cores
 shared with three other TensorFlow jobs; multi-pass models cost 2-3x that)::
 
     python benchmarks/attention_localization.py [--epochs 3] [--train 2000]
-        [--difficulty 0.2] [--models baseline soft_attention ...] [--json out.json]
+        [--difficulty 0.2] [--models baseline soft_attention ...] [--results-dir DIR]
+
+Writes benchmarks/results/attention_localization.md and .json (``--results-dir``
+elsewhere, e.g. for smoke runs).
 """
 
 from __future__ import annotations
@@ -34,10 +37,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from results_io import add_results_dir_argument, settings_of, write_results  # noqa: E402
 
 import fgkeras  # noqa: E402
 from fgkeras.data import synthetic  # noqa: E402
-from fgkeras.explain import attention_maps, grad_cam, peak_in_boxes  # noqa: E402
+from fgkeras.inference.explanations import attention_maps, grad_cam, peak_in_boxes  # noqa: E402
 
 MODELS = (
     "baseline",
@@ -149,7 +153,7 @@ def markdown(rows, chance_part, chance_object):
     return "\n".join(lines)
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--epochs", type=int, default=3)
@@ -159,8 +163,8 @@ def main():
     parser.add_argument("--difficulty", type=float, default=0.2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", help="also write the rows to this JSON file")
-    args = parser.parse_args()
+    add_results_dir_argument(parser)
+    args = parser.parse_args(argv)
     rows, chance_part, chance_object = run(
         args.models,
         args.epochs,
@@ -171,13 +175,28 @@ def main():
         args.batch_size,
         args.seed,
     )
+    table = markdown(rows, chance_part, chance_object)
     print()
-    print(markdown(rows, chance_part, chance_object))
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(
-                {"rows": rows, "chance_part": chance_part, "args": vars(args)}, handle, indent=2
-            )
+    print(table)
+    setting = (
+        f"Synthetic birds, {args.image_size}×{args.image_size}, difficulty {args.difficulty}, "
+        f"{args.train} training / {args.test} test images, tiny backbone from scratch, "
+        f"Adam 1e-3, batch {args.batch_size}, {args.epochs} epochs for every model, "
+        f"seed {args.seed}."
+    )
+    write_results(
+        "attention_localization",
+        f"{table}\n\n{setting}",
+        {
+            "settings": settings_of(args),
+            "model_options": OPTIONS,
+            "rows": rows,
+            "chance_part": chance_part,
+            "chance_object": chance_object,
+        },
+        results_dir=args.results_dir,
+        title="Where attention looks: peak-in-part-box on synthetic birds",
+    )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ machine:
   decode, crop-and-resize, batch, prefetch), eval and train settings.
 - ``PIL loop``: plain Python, one image after another.
 
-Ratios are against ``limit``. Usage::
+Ratios are against ``limit``. Writes benchmarks/results/data_pipeline.md and
+.json (``--results-dir`` elsewhere). Usage::
 
     python benchmarks/data_pipeline.py [--images 256] [--size 224] [--epochs 3]
 """
@@ -24,6 +25,7 @@ import time
 
 import numpy as np
 from PIL import Image
+from results_io import add_results_dir_argument, markdown_table, settings_of, write_results
 
 
 def make_jpegs(folder, count, classes=4, seed=0):
@@ -68,6 +70,7 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=224, help="output image size")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=3)
+    add_results_dir_argument(parser)
     args = parser.parse_args(argv)
 
     import tensorflow as tf
@@ -117,12 +120,31 @@ def main(argv=None):
     )
 
     base = results["limit (read+decode+resize, tf.data)"]
-    print(f"{args.images} JPEGs 448px -> {size}px, batch {args.batch_size}, "
-          f"{os.cpu_count()} CPUs; up-front file check {check_s:.2f} s "
-          f"({args.images / check_s:.0f} files/s); passes taken in turns")  # fmt: skip
+    settings = (
+        f"{args.images} JPEGs, 448 px → {size} px, batch {args.batch_size}, "
+        f"{args.epochs} passes each, taken in turns; ratio: images/s over the limit's. "
+        f"The up-front file check ran at {args.images / check_s:.0f} files/s."
+    )
+    print(settings)
     print(f"{'pipeline':50s} {'images/s':>9s} {'ratio':>6s}")
     for name, value in results.items():
         print(f"{name:50s} {value:9.1f} {value / base:6.2f}")
+    table = markdown_table(
+        ["pipeline", "images/s", "ratio"],
+        [[name, f"{value:.1f}", f"{value / base:.2f}"] for name, value in results.items()],
+    )
+    write_results(
+        "data_pipeline",
+        f"{table}\n\n{settings}",
+        {
+            "settings": settings_of(args),
+            "images_per_second": results,
+            "ratio_to_limit": {name: value / base for name, value in results.items()},
+            "file_check_files_per_second": args.images / check_s,
+        },
+        results_dir=args.results_dir,
+        title="Input pipeline throughput",
+    )
 
 
 if __name__ == "__main__":

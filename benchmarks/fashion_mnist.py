@@ -11,9 +11,11 @@ accuracy and wall time per model:
   (equal budget), to compare a global-pooling baseline with bilinear heads.
 
     .venv/bin/python benchmarks/fashion_mnist.py                    # full schedule
-    .venv/bin/python benchmarks/fashion_mnist.py --epochs 1 --limit 2000   # smoke run
+    .venv/bin/python benchmarks/fashion_mnist.py --epochs 1 --subset-epochs 1 --limit 2000 \
+        --results-dir /tmp/fashion-smoke                            # smoke run
 
-The results table is also written to benchmarks/results/fashion_mnist.md.
+Writes benchmarks/results/fashion_mnist.md and .json (``--results-dir`` elsewhere,
+e.g. for smoke runs).
 """
 
 from __future__ import annotations
@@ -25,9 +27,44 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from results_io import (  # noqa: E402
+    add_results_dir_argument,
+    markdown_table,
+    settings_of,
+    write_results,
+)
+
 import fgkeras  # noqa: E402
 
 PUBLISHED = "2-conv CNN 0.916, VGG16 0.935, ResNet18 0.949, WRN-28-10 0.959, humans 0.835"
+DATA_LABELS = {
+    "fashion_mnist": "Fashion-MNIST (10 classes)",
+    "fashion_mnist_tops": "tops subset (T-shirt/top, Pullover, Coat, Shirt)",
+}
+OPTIONS = {"cbp": {"output_dim": 2048}}
+
+
+def results_table(rows) -> str:
+    """Markdown table of result rows, with the published figures under it.
+
+    Each row is a dict: source, model, epochs, test_accuracy, wall_minutes.
+    """
+    table = markdown_table(
+        ["data", "model (tiny backbone)", "epochs", "test accuracy", "wall time (min)"],
+        [
+            [
+                DATA_LABELS.get(r["source"], r["source"]),
+                f"{r['model']} ({OPTIONS[r['model']]['output_dim']}-d)"
+                if "output_dim" in OPTIONS.get(r["model"], {})
+                else r["model"],
+                r["epochs"],
+                f"{r['test_accuracy']:.4f}",
+                f"{r['wall_minutes']:.1f}",
+            ]
+            for r in rows
+        ],
+    )
+    return f"{table}\n\nPublished test accuracies (full set): {PUBLISHED}."
 
 
 def run(source, model, epochs, limit, batch_size, learning_rate, out_dir, options):
@@ -52,7 +89,7 @@ def run(source, model, epochs, limit, batch_size, learning_rate, out_dir, option
     return result.metrics["top1_accuracy"], time.time() - start
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=8, help="epochs on the full set")
     parser.add_argument("--subset-epochs", type=int, default=8)
@@ -61,10 +98,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="examples per split (smoke runs)")
     parser.add_argument("--full-models", nargs="+", default=["baseline"])
     parser.add_argument("--subset-models", nargs="+", default=["baseline", "bcnn", "cbp"])
-    parser.add_argument("--out", default="benchmarks/results/fashion_mnist.md")
-    args = parser.parse_args()
+    add_results_dir_argument(parser)
+    args = parser.parse_args(argv)
 
-    options = {"cbp": {"output_dim": 2048}}
     rows = []
     with tempfile.TemporaryDirectory() as runs:
         plan = [("fashion_mnist", m, args.epochs) for m in args.full_models]
@@ -78,25 +114,32 @@ def main() -> None:
                 args.batch_size,
                 args.learning_rate,
                 runs,
-                options.get(model),
+                OPTIONS.get(model),
             )
-            rows.append((source, model, epochs, accuracy, seconds))
+            rows.append(
+                {
+                    "source": source,
+                    "model": model,
+                    "epochs": epochs,
+                    "test_accuracy": float(accuracy),
+                    "wall_minutes": seconds / 60,
+                }
+            )
             print(
                 f"{source:<20}{model:<10}{epochs:>3} epochs  test acc {accuracy:.4f}  "
                 f"{seconds / 60:5.1f} min",
                 flush=True,
             )
 
-    table = [
-        "| data | model (tiny backbone) | epochs | test accuracy | wall time (min) |",
-        "|---|---|---|---|---|",
-    ]
-    table += [f"| {s} | {m} | {e} | {a:.4f} | {t / 60:.1f} |" for s, m, e, a, t in rows]
-    text = "\n".join(table) + f"\n\nPublished (full set): {PUBLISHED}.\n"
-    print("\n" + text)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as file:
-        file.write(f"Command: `python benchmarks/fashion_mnist.py` (2 CPU cores)\n\n{text}")
+    table = results_table(rows)
+    print("\n" + table)
+    write_results(
+        "fashion_mnist",
+        table,
+        {"settings": settings_of(args), "model_options": OPTIONS, "rows": rows},
+        results_dir=args.results_dir,
+        title="Fashion-MNIST test accuracy (tiny backbone, 28x28)",
+    )
 
 
 if __name__ == "__main__":

@@ -4,10 +4,11 @@ Times are reported as a ratio to the `baseline` model on the same backbone,
 measured in the same run (absolute times on shared CPUs are noisy).
 
     .venv/bin/python benchmarks/model_costs.py                      # tiny, vgg16, resnet50
-    .venv/bin/python benchmarks/model_costs.py --backbones tiny --image-size 64
+    .venv/bin/python benchmarks/model_costs.py --backbones tiny --steps 2     # a minute
 
 FLOPs are counted by TensorFlow's profiler on the inference graph for one
-image (multiply-adds count as two FLOPs).
+image (multiply-adds count as two FLOPs). Writes benchmarks/results/model_costs.md
+and .json (``--results-dir`` elsewhere).
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from results_io import (  # noqa: E402
+    add_results_dir_argument,
+    markdown_table,
+    settings_of,
+    write_results,
+)
 
 import fgkeras  # noqa: E402
 
@@ -60,7 +67,7 @@ def step_seconds(model: keras.Model, batch_size: int, steps: int) -> float:
     return float(np.median(times))
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbones", nargs="+", default=["tiny", "vgg16", "resnet50"])
     parser.add_argument("--models", nargs="+", default=None)
@@ -69,13 +76,15 @@ def main() -> None:
     parser.add_argument("--num-classes", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--steps", type=int, default=3)
-    args = parser.parse_args()
+    add_results_dir_argument(parser)
+    args = parser.parse_args(argv)
 
     models = args.models or fgkeras.list_models()
     models = ["baseline"] + [m for m in models if m != "baseline"]
     header = f"{'model':<16}{'backbone':<11}{'size':>5}{'params':>14}{'GFLOPs':>9}{'step x':>8}"
     print(header)
     print("-" * len(header))
+    rows = []
     for backbone in args.backbones:
         size = args.tiny_image_size if backbone == "tiny" else args.image_size
         baseline_time = None
@@ -90,21 +99,61 @@ def main() -> None:
                 )
             except (ValueError, TypeError) as error:
                 print(f"{name:<16}{backbone:<11}{size:>5}  skipped: {error}")
+                rows.append({"model": name, "backbone": backbone, "input": size,
+                             "skipped": str(error)})  # fmt: skip
                 continue
             try:
-                gflops = f"{count_flops(model) / 1e9:>9.2f}"
+                flops = count_flops(model)
             except ValueError:  # graphs over 2 GB (e.g. B-CNN on 2048 channels) cannot freeze
-                gflops = f"{'n/a':>9}"
+                flops = None
             seconds = step_seconds(model, args.batch_size, args.steps)
             baseline_time = baseline_time or seconds
+            row = {
+                "model": name,
+                "backbone": backbone,
+                "input": size,
+                "params": model.count_params(),
+                "flops": flops,
+                "step_seconds": seconds,
+                "step_ratio": seconds / baseline_time,
+            }
+            rows.append(row)
+            gflops = "n/a" if flops is None else f"{flops / 1e9:.2f}"
             print(
-                f"{name:<16}{backbone:<11}{size:>5}{model.count_params():>14,}"
-                f"{gflops}{seconds / baseline_time:>8.2f}"
+                f"{name:<16}{backbone:<11}{size:>5}{row['params']:>14,}"
+                f"{gflops:>9}{row['step_ratio']:>8.2f}",
+                flush=True,
             )
             keras.backend.clear_session()
-    print(
-        f"\nstep x: train-step time (batch {args.batch_size}) relative to `baseline` on the "
-        "same backbone, same run."
+    footnote = (
+        f"{args.num_classes} classes, weights=None. GFLOPs: one forward pass of one image "
+        f"(TF profiler). step ×: median train-step time (batch {args.batch_size}, "
+        f"{args.steps} steps after a warm-up) relative to `baseline` on the same backbone, "
+        "same run."
+    )
+    print(f"\n{footnote}")
+    table = markdown_table(
+        ["model", "backbone", "input", "params", "GFLOPs", "step ×"],
+        [
+            [r["model"], r["backbone"], r["input"], "skipped", None, None]
+            if "skipped" in r
+            else [
+                r["model"],
+                r["backbone"],
+                r["input"],
+                f"{r['params']:,}",
+                "n/a" if r["flops"] is None else f"{r['flops'] / 1e9:.2f}",
+                f"{r['step_ratio']:.2f}",
+            ]
+            for r in rows
+        ],
+    )
+    write_results(
+        "model_costs",
+        f"{table}\n\n{footnote}",
+        {"settings": settings_of(args), "rows": rows},
+        results_dir=args.results_dir,
+        title="Model costs: parameters, FLOPs and train-step time",
     )
 
 

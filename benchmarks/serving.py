@@ -16,7 +16,8 @@ then each TFLite variant (batch of one, median latency, size, top-1 agreement).
     python benchmarks/serving.py --run runs/bcnn      # a trained model: parity is meaningful
 
 Weights are random by default (``--weights imagenet`` needs a download); speed
-does not depend on them, TFLite agreement does.
+does not depend on them, TFLite agreement does. Writes benchmarks/results/serving.md
+and .json (``--results-dir`` elsewhere).
 """
 
 from __future__ import annotations
@@ -31,14 +32,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from results_io import (  # noqa: E402
+    add_results_dir_argument,
+    markdown_table,
+    settings_of,
+    write_results,
+)
 
 import fgkeras  # noqa: E402
-from fgkeras.export import tflite as tflite_lib  # noqa: E402
-from fgkeras.export.preprocess import decode_images  # noqa: E402
-from fgkeras.export.samples import encode, synthetic_images  # noqa: E402
-from fgkeras.export.savedmodel import export  # noqa: E402
-from fgkeras.export.serving import rest_body, rest_predict  # noqa: E402
-from fgkeras.export.signatures import ServingFunctions  # noqa: E402
+from fgkeras.serving import tflite as tflite_lib  # noqa: E402
+from fgkeras.serving.preprocess import decode_images  # noqa: E402
+from fgkeras.serving.requests import rest_body, rest_predict  # noqa: E402
+from fgkeras.serving.samples import encode, synthetic_images  # noqa: E402
+from fgkeras.serving.savedmodel import export  # noqa: E402
+from fgkeras.serving.signatures import INPUT_NAME, ServingFunctions  # noqa: E402
 
 
 def timed(fn, batches, repeats):
@@ -67,16 +74,22 @@ def main(argv=None):
     parser.add_argument("--tflite", nargs="*", default=list(tflite_lib.VARIANTS))
     parser.add_argument("--weights", default=None, help='None (random) or "imagenet"')
     parser.add_argument("--run", help="benchmark a trained run folder (or .keras file) instead")
-    parser.add_argument("--json", help="also write the results to this JSON file")
+    add_results_dir_argument(parser)
     args = parser.parse_args(argv)
 
+    run_config, run_metrics = None, None
     if args.run:
-        from fgkeras.commands.export import load_source
-        from fgkeras.export.signatures import inference_model, input_size
+        from fgkeras.cli.export import load_source
+        from fgkeras.serving.signatures import inference_model, input_size
 
-        model, _, names = load_source(args.run)
+        model, run_config, names = load_source(args.run)
         model = inference_model(model)
-        args.model, args.backbone, args.size = model.name, "(trained run)", input_size(model)[0]
+        backbone = (run_config or {}).get("backbone") or "(trained run)"
+        args.model, args.backbone, args.size = model.name, backbone, input_size(model)[0]
+        metrics_path = os.path.join(args.run, "metrics.json")
+        if os.path.isfile(metrics_path):
+            with open(metrics_path) as f:
+                run_metrics = json.load(f)
         args.classes = int(model.output_shape[-1])
         names = names or [f"class_{i}" for i in range(args.classes)]
     else:
@@ -114,11 +127,13 @@ def main(argv=None):
             ),
             (
                 "SavedModel serving_default",
-                timed(lambda b: serve(images=tf.constant(b)), byte_batches, args.repeats),
+                timed(lambda b: serve(**{INPUT_NAME: tf.constant(b)}), byte_batches, args.repeats),
             ),
             (
                 "SavedModel classify_pixels",
-                timed(lambda x: classify(pixels=tf.constant(x)), pixel_batches, args.repeats),
+                timed(
+                    lambda x: classify(**{INPUT_NAME: tf.constant(x)}), pixel_batches, args.repeats
+                ),
             ),
             (
                 "REST JSON (b64)",
@@ -130,11 +145,11 @@ def main(argv=None):
             ),
         ]
 
-    print(
+    setting = (
         f"{args.model} / {args.backbone} at {args.size}x{args.size}, {args.classes} classes, "
-        f"{args.images} JPEG images, batch {args.batch}, TF {tf.__version__}, "
-        f"{os.cpu_count()} CPUs"
+        f"{args.images} JPEG images, batch {args.batch}, best of {args.repeats} passes"
     )
+    print(f"{setting}, TF {tf.__version__}, {os.cpu_count()} CPUs")
     print(f"{'path':30s} {'images/s':>9s} {'vs predict':>10s}")
     for name, rate in rows:
         print(f"{name:30s} {rate:9.1f} {rate / predict:9.2f}x")
@@ -159,17 +174,48 @@ def main(argv=None):
             f"{report['top1_agreement']:12.3f} {report['max_abs_diff_probabilities']:9.1e} "
             f"{report['max_abs_diff_logits']:12.1e}"
         )
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {
-                    "config": vars(args),
-                    "throughput": {name: rate for name, rate in rows},
-                    "tflite": tflite_rows,
-                },
-                f,
-                indent=2,
-            )
+    table = markdown_table(
+        ["path", "images/s", "× predict"],
+        [[name, f"{rate:.1f}", f"{rate / predict:.2f}"] for name, rate in rows],
+    )
+    if tflite_rows:
+        table += "\n\n" + markdown_table(
+            ["TFLite", "MB", "ms/image (batch 1)", "top-1 agreement with Keras"],
+            [
+                [
+                    r["variant"],
+                    f"{r['size_bytes'] / 1e6:.2f}",
+                    f"{r['latency_ms']:.2f}",
+                    f"{r['top1_agreement']:.3f}",
+                ]
+                for r in tflite_rows
+            ],
+        )
+    trained = ""
+    if run_config:
+        keys = ("source", "epochs", "limit")
+        trained = "; trained with " + ", ".join(
+            f"{key}={run_config[key]}" for key in keys if key in run_config
+        )
+        if run_metrics and "top1_accuracy" in run_metrics:
+            trained += f", test top-1 {run_metrics['top1_accuracy']:.3f}"
+    elif args.weights is None:
+        trained = "; random weights (TFLite agreement is mostly ties)"
+    table += f"\n\n{setting}{trained}; agreement on {len(held_out)} held-out images."
+    write_results(
+        "serving",
+        table,
+        {
+            "settings": settings_of(args),
+            "run_config": run_config,
+            "run_metrics": run_metrics,
+            "throughput": {name: rate for name, rate in rows},
+            "throughput_vs_predict": {name: rate / predict for name, rate in rows},
+            "tflite": tflite_rows,
+        },
+        results_dir=args.results_dir,
+        title="Serving speed: SavedModel, REST and TFLite",
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
 """fgkeras: fine-grained image recognition with Keras 3.
 
+Importing the package registers every model, layer and loss, so a saved
+``.keras`` file of any zoo model loads after a bare ``import fgkeras``.
+
 >>> import fgkeras
 >>> model = fgkeras.build("bcnn", num_classes=4, backbone="tiny", weights=None,
 ...                       input_shape=(32, 32, 3))
@@ -7,26 +10,28 @@
 (None, 4)
 """
 
-from fgkeras import backbones, data, export, heads, layers, losses
+from fgkeras import data, layers, losses, models
 from fgkeras.evaluation import evaluate, evaluate_run
-from fgkeras.prediction import predict
-from fgkeras.registry import build, list_models, model_card, register_model
+from fgkeras.inference import explain, predict
+from fgkeras.models import build, list_backbones, list_models, model_card, register_model
+from fgkeras.serving import export
 from fgkeras.training import train
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
-    "backbones",
     "build",
     "data",
     "evaluate",
     "evaluate_run",
+    "explain",
     "export",
-    "heads",
     "layers",
+    "list_backbones",
     "list_models",
     "losses",
     "model_card",
+    "models",
     "predict",
     "register_model",
     "train",

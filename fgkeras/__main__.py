@@ -2,6 +2,6 @@
 
 import sys
 
-from fgkeras.cli import main
+from fgkeras.cli.main import main
 
 sys.exit(main())

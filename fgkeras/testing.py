@@ -132,6 +132,85 @@ def check_model_contract(model: keras.Model, num_classes: int, batch_size: int =
     assert_keras_round_trip(model, pixels, atol=1e-4)
 
 
+def check_capabilities(model: keras.Model, card: dict, num_classes: int) -> list[str]:
+    """Run the check of every capability ``card`` declares; return the names checked.
+
+    - ``classify``: the main output is (batch, num_classes) logits.
+    - ``embed``: a "pooler" layer outputs a (batch, dim) embedding.
+    - ``grad_cam``: a "feature_map" layer outputs a (batch, h, w, c) map.
+    - ``attention_maps``: layers named "attention_maps*" output 4-D maps.
+    - ``multi_pass``: the model has its own `train_losses` and `trainable_groups`.
+    - ``mixing``: one `Trainer` step on soft (one-hot mixed) labels runs and is finite.
+
+    Args:
+        model: a built zoo model.
+        card: its `fgkeras.model_card` (or a dict with "capabilities").
+        num_classes: the model's number of classes.
+
+    >>> import fgkeras
+    >>> model = fgkeras.build("baseline", num_classes=3, backbone="tiny",
+    ...                       weights=None, input_shape=(16, 16, 3))
+    >>> check_capabilities(model, fgkeras.model_card("baseline"), 3)
+    ['classify', 'embed', 'grad_cam', 'mixing']
+    """
+    images = random_inputs((2, *model.input_shape[1:]), low=0.0, high=255.0)
+    checked = []
+    for capability in card["capabilities"]:
+        CAPABILITY_CHECKS[capability](model, images, num_classes)
+        checked.append(capability)
+    return checked
+
+
+def _check_classify(model, images, num_classes):
+    assert model.output_shape == (None, num_classes), f"output shape {model.output_shape}"
+
+
+def _check_embed(model, images, num_classes):
+    shape = model.get_layer("pooler").output.shape
+    assert len(shape) == 2 and shape[-1], f"pooler output {shape} is not (batch, dim)"
+
+
+def _check_grad_cam(model, images, num_classes):
+    shape = model.get_layer("feature_map").output.shape
+    assert len(shape) == 4, f"feature_map output {shape} is not (batch, h, w, c)"
+
+
+def _check_attention_maps(model, images, num_classes):
+    names = [layer.name for layer in model.layers if layer.name.startswith("attention_maps")]
+    assert names, 'declares attention_maps but has no layer named "attention_maps*"'
+    for name in names:
+        shape = model.get_layer(name).output.shape
+        assert len(shape) == 4, f"{name} output {shape} is not (batch, h, w, maps)"
+
+
+def _check_multi_pass(model, images, num_classes):
+    assert callable(getattr(model, "train_losses", None)), "no train_losses method"
+    assert callable(getattr(model, "trainable_groups", None)), "no trainable_groups method"
+
+
+def _check_mixing(model, images, num_classes):
+    from fgkeras.training.trainer import Trainer
+
+    trainer = Trainer(model)
+    trainer.compile(
+        keras.optimizers.SGD(1e-3),
+        keras.losses.CategoricalCrossentropy(from_logits=True),
+    )
+    soft = np.full((len(images), num_classes), 1.0 / num_classes, "float32")
+    logs = trainer.train_on_batch(images, soft, return_dict=True)
+    assert np.isfinite(logs["loss"]), f"loss on soft labels is {logs['loss']}"
+
+
+CAPABILITY_CHECKS = {
+    "classify": _check_classify,
+    "embed": _check_embed,
+    "grad_cam": _check_grad_cam,
+    "attention_maps": _check_attention_maps,
+    "multi_pass": _check_multi_pass,
+    "mixing": _check_mixing,
+}
+
+
 def _all_layers(model):
     for layer in model.layers:
         yield layer

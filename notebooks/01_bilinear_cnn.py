@@ -251,7 +251,7 @@ print(f"bcnn test accuracy: {bcnn_accuracy:.3f}")
 #
 # ## Export for TensorFlow Serving
 #
-# `fgkeras.export` writes a TF Serving model base path
+# `fgkeras.serving` writes a TF Serving model base path
 # `saved_models/<name>/<version>/`. Decoding and resizing are inside the
 # graph and augmentation is off, so the SavedModel takes encoded image
 # bytes. It needs neither fgkeras nor Python classes to load.
@@ -274,7 +274,7 @@ serve = loaded.signatures["serving_default"]
 
 images = inputs["image"].numpy().astype("uint8")
 png_bytes = [tf.io.encode_png(image).numpy() for image in images]
-answer = serve(images=tf.constant(png_bytes))
+answer = serve(image=tf.constant(png_bytes))
 
 keras_top1 = np.argmax(result.model.predict(images.astype("float32"), verbose=0), axis=-1)
 served_top1 = answer["top_k_indices"].numpy()[:, 0]

@@ -55,8 +55,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import fgkeras
-from fgkeras import explain
 from fgkeras.data import synthetic
+from fgkeras.inference import explanations as explain
 
 QUICK = os.environ.get("FGKERAS_TUTORIAL_QUICK", "1") == "1"
 

@@ -10,6 +10,9 @@ directory and check one number that each notebook prints.
 import os
 import re
 
+import jupytext
+import nbclient
+import nbformat
 import pytest
 
 NOTEBOOK_DIR = os.path.join(
@@ -26,8 +29,6 @@ def _cells(notebook):
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_matches_its_source(name):
-    jupytext = pytest.importorskip("jupytext")
-    nbformat = pytest.importorskip("nbformat")
     source = jupytext.read(os.path.join(NOTEBOOK_DIR, f"{name}.py"))
     paired = nbformat.read(os.path.join(NOTEBOOK_DIR, f"{name}.ipynb"), as_version=4)
     assert _cells(paired) == _cells(source), (
@@ -43,8 +44,6 @@ def test_notebook_matches_its_source(name):
 
 def _execute(name, tmp_path, monkeypatch):
     """Run every cell of notebooks/<name>.ipynb in tmp_path; return all text it printed."""
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
     monkeypatch.setenv("FGKERAS_TUTORIAL_QUICK", "1")
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend, as for users
     notebook = nbformat.read(os.path.join(NOTEBOOK_DIR, f"{name}.ipynb"), as_version=4)

@@ -7,14 +7,13 @@
 """
 
 from fgkeras.data import synthetic
-from fgkeras.data.augment import Augmented, build_augmenter
+from fgkeras.data.augment import build_augmenter
 from fgkeras.data.files import ImageFileError
 from fgkeras.data.pipeline import load
 from fgkeras.data.sources import list_sources
 from fgkeras.data.tfrecords import pack
 
 __all__ = [
-    "Augmented",
     "ImageFileError",
     "build_augmenter",
     "list_sources",

@@ -2,13 +2,14 @@
 
 ``build_augmenter(policy)`` returns a ``keras.Sequential`` of Keras
 augmentation layers (shape-preserving, on batches of 0-255 images).
-``Augmented(model, augmenter)`` wraps a model so ``fit`` augments on the
-device while ``evaluate``/``predict``/a plain call see clean images.
+`fgkeras.training.trainer.Trainer` runs it inside the training step of every
+model, so ``fit`` augments on the device while ``evaluate``/``predict``/a
+plain call see clean images.
 
 Keras augmentation layers apply themselves when called *without*
-``training=False``; ``Augmented`` only calls its augmenter when
-``training`` is truly True. Export the inner model (``wrapped.model``), not
-the wrapper: serving graphs should hold no augmentation at all.
+``training=False``; the Trainer only calls the augmenter when ``training``
+is truly True. Export the inner model (``trainer.model``), not the wrapper:
+serving graphs should hold no augmentation at all.
 """
 
 from __future__ import annotations
@@ -70,62 +71,3 @@ def build_augmenter(policy="fgvc", seed=None):
         ],
     }[policy]()
     return keras.Sequential(layers, name=f"augment_{policy}")
-
-
-@keras.saving.register_keras_serializable(package="fgkeras")
-class Augmented(keras.Model):
-    """Wrap ``model`` so its inputs are augmented in training only.
-
-    ``call(x, training)`` is ``model(augmenter(x) if training else x,
-    training=training)``. Fit this wrapper so augmentation runs on the
-    accelerator; ``evaluate``, ``predict`` and a plain ``wrapped(x)`` see no
-    augmentation. Export ``wrapped.model``, not the wrapper.
-
-    Args:
-        model: the Keras model to train.
-        augmenter: a layer or model (e.g. from :func:`build_augmenter`).
-
-    >>> inner = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
-    ...                           keras.layers.Dense(2)])
-    >>> wrapped = Augmented(inner, build_augmenter("light", seed=0))
-    >>> x = keras.ops.ones((1, 8, 8, 3))
-    >>> bool(keras.ops.all(wrapped(x) == inner(x)))
-    True
-    """
-
-    def __init__(self, model, augmenter, **kwargs):
-        super().__init__(**kwargs)
-        self.model = model
-        self.augmenter = augmenter
-
-    def build(self, input_shape):
-        if not self.model.built:
-            self.model.build(input_shape)
-        self.built = True
-
-    def call(self, inputs, training=None):
-        x = inputs
-        if training is True:
-            if isinstance(x, dict):
-                x = dict(x, image=self.augmenter(x["image"], training=True))
-            else:
-                x = self.augmenter(x, training=True)
-        return self.model(x, training=training)
-
-    def compute_output_shape(self, input_shape):
-        return self.model.compute_output_shape(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            model=keras.saving.serialize_keras_object(self.model),
-            augmenter=keras.saving.serialize_keras_object(self.augmenter),
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        model = keras.saving.deserialize_keras_object(config.pop("model"))
-        augmenter = keras.saving.deserialize_keras_object(config.pop("augmenter"))
-        return cls(model, augmenter, **config)

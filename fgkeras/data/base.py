@@ -22,6 +22,7 @@ import dataclasses
 
 import numpy as np
 
+from fgkeras.checks import check_int
 from fgkeras.data.files import check_image_files
 
 IMAGE_KEYS = ("image", "path", "encoded")
@@ -85,8 +86,7 @@ class Examples:
         """Keep only the first ``limit`` examples (None keeps all)."""
         if limit is None:
             return self
-        if not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"limit must be a positive integer or None. Received: limit={limit!r}")
+        check_int("limit", limit)
         if self.table is not None:
             table = {k: v[:limit] for k, v in self.table.items()}
             return dataclasses.replace(self, table=table, class_counts=None)

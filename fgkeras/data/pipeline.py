@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from fgkeras.checks import check_int
 from fgkeras.data import sources as sources_lib
 from fgkeras.data import transforms
 from fgkeras.data.base import FEATURE_KEYS
@@ -158,9 +159,8 @@ def load(
 
 
 def _check_args(image_size, batch_size, resize_size, crop, mixing, features, channels, on_error):
-    for name, value in (("image_size", image_size), ("batch_size", batch_size)):
-        if not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+    check_int("image_size", image_size)
+    check_int("batch_size", batch_size)
     if resize_size is not None and (not isinstance(resize_size, int) or resize_size < image_size):
         raise ValueError(
             f"resize_size must be None or an integer >= image_size ({image_size}). "

@@ -31,6 +31,8 @@ import itertools
 
 import numpy as np
 
+from fgkeras.checks import check_int
+
 PALETTE = {
     "red": (225, 35, 35),
     "blue": (35, 80, 235),
@@ -200,10 +202,8 @@ def generate(
         )
     if num_examples is None:
         num_examples = DEFAULT_NUM_EXAMPLES[split]
-    if not isinstance(num_examples, int | np.integer) or num_examples < 1:
-        raise ValueError(f"num_examples must be a positive integer. Received: {num_examples!r}")
-    if not isinstance(image_size, int | np.integer) or image_size < 32:
-        raise ValueError(f"image_size must be an integer >= 32. Received: {image_size!r}")
+    check_int("num_examples", num_examples)
+    check_int("image_size", image_size, minimum=32)
     if not 0.0 <= float(difficulty) <= 1.0:
         raise ValueError(f"difficulty must be in [0, 1]. Received: difficulty={difficulty!r}")
     info = class_info(int(num_classes))

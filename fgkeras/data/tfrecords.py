@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from fgkeras.checks import check_int
 from fgkeras.data.base import Examples, check_split
 
 MANIFEST = "fgkeras_pack.json"
@@ -97,8 +98,7 @@ def pack(source, to, *, splits=("train",), shard_size=1000, on_error="skip", **s
 
     if isinstance(splits, str):
         splits = [s for s in splits.split(",") if s]
-    if not isinstance(shard_size, int) or shard_size < 1:
-        raise ValueError(f"shard_size must be a positive integer. Received: {shard_size!r}")
+    check_int("shard_size", shard_size)
     to = os.fspath(to)
     os.makedirs(to, exist_ok=True)
     manifest_path = os.path.join(to, MANIFEST)

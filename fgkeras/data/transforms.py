@@ -10,18 +10,33 @@ from __future__ import annotations
 import tensorflow as tf
 
 from fgkeras.data.files import decode_with_pil
+from fgkeras.data.image_header import assert_size_tf, max_image_pixels
 
 
-def decode(example, channels=3):
+def decode(example, channels=3, max_pixels=None):
     """Decode ``example``'s ``path``/``encoded``/``image`` to ``uint8 [H, W, channels]``.
 
     Grey images are repeated to 3 channels (``channels=3``), colour images are
     turned grey with ``channels=1``; alpha is dropped; 16-bit PNGs are scaled
-    to 8 bits.
+    to 8 bits. Encoded images whose header declares more than ``max_pixels``
+    pixels are refused before decoding (`tf.errors.InvalidArgumentError`
+    naming the path and both numbers; see `fgkeras.data.image_header`).
+
+    Args:
+        example: a dict with ``path`` (and optionally ``decoder``: 0 =
+            TensorFlow, 1 = PIL), ``encoded`` (file bytes) or ``image``.
+        channels: 3 or 1. Defaults to 3.
+        max_pixels: pixel limit; None takes ``$FGKERAS_MAX_IMAGE_PIXELS`` or
+            89,478,485. Defaults to None.
 
     >>> png = tf.io.encode_png(tf.fill([2, 3, 1], tf.constant(7, tf.uint8)))
     >>> decode({"encoded": png, "label": 0})["image"].shape
     TensorShape([2, 3, 3])
+    >>> decode({"encoded": png}, max_pixels=5)
+    Traceback (most recent call last):
+    ...
+    tensorflow.python.framework.errors_impl.InvalidArgumentError: ...image: image too large: \
+its header declares 3x2 = 6 pixels, more than the limit of 5 (...
     """
     example = dict(example)
     if "image" in example:
@@ -35,24 +50,31 @@ def decode(example, channels=3):
         elif image.shape[-1] == 4:
             image = image[..., :3]
     else:
+        limit = max_image_pixels(max_pixels)
         if "encoded" in example:
             contents = example.pop("encoded")
+            name = "image"
         else:
             contents = tf.io.read_file(example["path"])
+            name = example["path"]
 
         def with_tf():
-            # decode_jpeg is about twice as fast as the format-sniffing decode_image.
-            return tf.cond(
-                tf.equal(tf.strings.substr(contents, 0, 2), b"\xff\xd8"),
-                lambda: tf.io.decode_jpeg(contents, channels=channels),
-                lambda: tf.io.decode_image(contents, channels=channels, expand_animations=False),
-            )
+            # Refuse decompression bombs from the header, before anything is allocated.
+            with tf.control_dependencies([assert_size_tf(contents, limit, name)]):
+                # decode_jpeg is about twice as fast as the format-sniffing decode_image.
+                return tf.cond(
+                    tf.equal(tf.strings.substr(contents, 0, 2), b"\xff\xd8"),
+                    lambda: tf.io.decode_jpeg(contents, channels=channels),
+                    lambda: tf.io.decode_image(
+                        contents, channels=channels, expand_animations=False
+                    ),
+                )
 
         if "decoder" in example and "path" in example:
             path = example["path"]
 
             def with_pil():
-                out = tf.numpy_function(decode_with_pil, [path, channels], tf.uint8)
+                out = tf.numpy_function(decode_with_pil, [path, channels, limit], tf.uint8)
                 return tf.reshape(out, [tf.shape(out)[0], tf.shape(out)[1], channels])
 
             image = tf.cond(tf.equal(example.pop("decoder"), 1), with_pil, with_tf)
@@ -161,6 +183,43 @@ def crop_and_resize(image, window, image_size):
     ints, _ = pixel_window(tf.shape(image), window)
     crop = image[ints[0] : ints[2], ints[1] : ints[3]]
     return tf.image.resize(crop, [image_size, image_size])
+
+
+def resize_image(image, image_size, resize_size=None):
+    """Resize one decoded image ``[H, W, C]`` as the evaluation pipeline does; float32 out.
+
+    The one resize of predict, explain and the exported signatures. With
+    ``resize_size`` None the whole image is resized to ``image_size``
+    (bilinear, half-pixel centres, no antialiasing); with an int, its shorter
+    side is resized to ``resize_size`` and the centre ``image_size`` crop is
+    kept (`crop_window` + `crop_and_resize`, as `resize_example`).
+
+    Args:
+        image: a ``uint8`` or float image ``[H, W, C]`` (0-255).
+        image_size: output side (an int), or ``(height, width)``; a
+            non-square size allows only ``resize_size=None``.
+        resize_size: shorter side before the centre crop, or None. Defaults to None.
+
+    >>> img = tf.reshape(tf.range(16.0), [4, 4, 1])
+    >>> resize_image(img, 2)[..., 0].numpy().tolist()
+    [[2.5, 4.5], [10.5, 12.5]]
+    >>> resize_image(img, (2, 4)).shape
+    TensorShape([2, 4, 1])
+    """
+    if isinstance(image_size, int):
+        height = width = image_size
+    else:
+        height, width = (int(side) for side in image_size)
+    if height != width:
+        if resize_size is not None:
+            raise ValueError(
+                "A centre crop (resize_size) needs a square input size. "
+                f"Received: image_size={image_size!r}, resize_size={resize_size!r}"
+            )
+        image = tf.cast(image, tf.float32)
+        return tf.image.resize(image, (height, width), "bilinear", antialias=False)
+    window = crop_window(tf.shape(image), height, resize_size, "center")
+    return crop_and_resize(image, window, height)
 
 
 def resize_example(

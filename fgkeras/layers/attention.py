@@ -20,11 +20,11 @@ with the classification loss alone. Three layers:
 import keras
 from keras import ops
 
+from fgkeras.checks import check_int
+
 
 def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-    return value
+    return check_int(name, value)
 
 
 def _check_feature_map(input_shape, layer_name):

@@ -80,6 +80,21 @@ class BilinearPooling(keras.layers.Layer):
         return (shape_a[0], shape_a[-1] * shape_b[-1])
 
 
+def signed_sqrt_l2(x, epsilon=1e-8):
+    """sign(x)·sqrt(|x| + epsilon), then each row divided by its L2 norm.
+
+    The normalization of bilinear features (Lin et al. 2015), shared by
+    `SignedSqrtL2Normalization` and WS-DAN's bilinear attention pooling.
+
+    >>> import numpy as np
+    >>> np.asarray(signed_sqrt_l2(np.array([[4.0, -9.0]], "float32")), "float64").round(4).tolist()
+    [[0.5547, -0.8321]]
+    """
+    x = ops.sign(x) * ops.sqrt(ops.abs(x) + epsilon)
+    norm_sq = ops.sum(ops.square(x), axis=-1, keepdims=True)
+    return x * ops.rsqrt(ops.maximum(norm_sq, epsilon))
+
+
 @keras.saving.register_keras_serializable(package="fgkeras")
 class SignedSqrtL2Normalization(keras.layers.Layer):
     """Element-wise signed square root, then L2 normalization of each row.
@@ -103,10 +118,7 @@ class SignedSqrtL2Normalization(keras.layers.Layer):
         self.epsilon = epsilon
 
     def call(self, inputs):
-        x = ops.cast(inputs, self.compute_dtype)
-        x = ops.sign(x) * ops.sqrt(ops.abs(x) + self.epsilon)
-        norm_sq = ops.sum(ops.square(x), axis=-1, keepdims=True)
-        return x * ops.rsqrt(ops.maximum(norm_sq, self.epsilon))
+        return signed_sqrt_l2(ops.cast(inputs, self.compute_dtype), self.epsilon)
 
     def compute_output_shape(self, input_shape):
         return input_shape

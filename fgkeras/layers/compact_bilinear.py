@@ -21,6 +21,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from fgkeras.checks import check_int
 from fgkeras.layers.bilinear import check_stream_shapes, flatten_locations, split_streams
 
 PROJECTIONS = ("tensor_sketch", "random_maclaurin")
@@ -60,10 +61,7 @@ class CompactBilinearPooling(keras.layers.Layer):
 
     def __init__(self, output_dim=8192, projection="tensor_sketch", seed=0, **kwargs):
         super().__init__(**kwargs)
-        if not (isinstance(output_dim, int) and output_dim > 0):
-            raise ValueError(
-                f"`output_dim` must be a positive integer. Received: output_dim={output_dim!r}"
-            )
+        check_int("output_dim", output_dim)
         if projection not in PROJECTIONS:
             raise ValueError(
                 f"`projection` must be one of {PROJECTIONS}. Received: projection={projection!r}"

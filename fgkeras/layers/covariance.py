@@ -19,6 +19,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from fgkeras.checks import check_int
 from fgkeras.layers.bilinear import flatten_locations
 
 
@@ -46,10 +47,7 @@ class ISqrtCovPooling(keras.layers.Layer):
 
     def __init__(self, iterations=5, upper_triangle=True, epsilon=1e-5, **kwargs):
         super().__init__(**kwargs)
-        if not (isinstance(iterations, int) and iterations >= 1):
-            raise ValueError(
-                f"`iterations` must be an integer >= 1. Received: iterations={iterations!r}"
-            )
+        check_int("iterations", iterations)
         if not epsilon > 0:
             raise ValueError(f"`epsilon` must be positive. Received: epsilon={epsilon}")
         self.iterations = iterations

@@ -16,6 +16,7 @@ import keras
 from keras import ops
 
 from fgkeras.layers.attention import _check_feature_map, _check_positive_int
+from fgkeras.layers.bilinear import signed_sqrt_l2
 
 
 @keras.saving.register_keras_serializable(package="fgkeras")
@@ -79,9 +80,7 @@ class BilinearAttentionPooling(keras.layers.Layer):
         parts = ops.reshape(parts, (ops.shape(parts)[0], -1))
         if not self.normalize:
             return parts
-        parts = ops.sign(parts) * ops.sqrt(ops.abs(parts) + self.epsilon)
-        norm_sq = ops.sum(ops.square(parts), axis=-1, keepdims=True)
-        return parts * ops.rsqrt(ops.maximum(norm_sq, self.epsilon))
+        return signed_sqrt_l2(parts, self.epsilon)
 
     def compute_output_shape(self, input_shape):
         batch, channels, num_maps = self._shapes(input_shape)

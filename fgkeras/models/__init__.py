@@ -1,5 +1,25 @@
-"""Model families of the zoo, one file each; importing registers their models."""
+"""Models of the zoo: the registry, backbones, the shared head and one file per family.
+
+Importing this package registers every model family (``import fgkeras``
+does it). `registry` is a leaf: families import it and register into it;
+it never imports them.
+"""
 
 from fgkeras.models import attention, bilinear, cnn, ma_cnn, ra_cnn, two_stage, ws_dan
+from fgkeras.models.backbones import list_backbones
+from fgkeras.models.registry import build, list_models, model_card, register_model
 
-__all__ = ["attention", "bilinear", "cnn", "ma_cnn", "ra_cnn", "two_stage", "ws_dan"]
+__all__ = [
+    "attention",
+    "bilinear",
+    "build",
+    "cnn",
+    "list_backbones",
+    "list_models",
+    "ma_cnn",
+    "model_card",
+    "ra_cnn",
+    "register_model",
+    "two_stage",
+    "ws_dan",
+]

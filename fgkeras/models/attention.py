@@ -17,7 +17,6 @@ Both name their maps "attention_maps" so `fgkeras.explain` can draw them.
 import keras
 from keras import layers
 
-from fgkeras.heads import check_num_classes, classification_head
 from fgkeras.layers import (
     CBAM,
     BilinearAttentionPooling,
@@ -26,7 +25,8 @@ from fgkeras.layers import (
     TopRegionCrop,
 )
 from fgkeras.models.common import backbone_feature_map, model_input
-from fgkeras.registry import register_model
+from fgkeras.models.heads import check_num_classes, classification_head
+from fgkeras.models.registry import register_model
 
 ATTENTION_BLOCKS = {None: None, "se": SqueezeExcitation, "cbam": CBAM}
 XU_2015 = "Show, Attend and Tell: Neural Image Caption Generation with Visual Attention"
@@ -179,6 +179,7 @@ def build_hard_attention(
     year=2015,
     url="https://arxiv.org/abs/1502.03044",
     tags=("attention", "soft-attention", "end-to-end"),
+    capabilities=("classify", "embed", "grad_cam", "attention_maps", "mixing"),
 )
 def soft_attention(**kwargs):
     """Soft spatial attention pooling (optionally SE/CBAM-gated) on any backbone."""
@@ -191,6 +192,7 @@ def soft_attention(**kwargs):
     year=2015,
     url="https://arxiv.org/abs/1502.03044",
     tags=("attention", "hard-attention", "glimpse"),
+    capabilities=("classify", "embed", "grad_cam", "attention_maps", "mixing"),
 )
 def hard_attention(**kwargs):
     """Hard attention: a zoomed glimpse at the attention peak, plus soft context."""

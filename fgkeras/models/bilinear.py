@@ -6,7 +6,6 @@ interactions and train end to end on image labels alone.
 
 import keras
 
-from fgkeras.heads import check_num_classes, classification_head
 from fgkeras.layers import (
     BilinearPooling,
     CompactBilinearPooling,
@@ -14,7 +13,8 @@ from fgkeras.layers import (
     SignedSqrtL2Normalization,
 )
 from fgkeras.models.common import backbone_feature_map, channel_reduction, model_input
-from fgkeras.registry import register_model
+from fgkeras.models.heads import check_num_classes, classification_head
+from fgkeras.models.registry import register_model
 
 FGVC_DATA_CONFIG = {"input_size": (448, 448), "resize_size": 512}
 

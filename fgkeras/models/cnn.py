@@ -3,9 +3,9 @@
 import keras
 from keras import layers
 
-from fgkeras.heads import check_num_classes, classification_head
 from fgkeras.models.common import backbone_feature_map, model_input
-from fgkeras.registry import register_model
+from fgkeras.models.heads import check_num_classes, classification_head
+from fgkeras.models.registry import register_model
 
 POOLINGS = {"avg": layers.GlobalAveragePooling2D, "max": layers.GlobalMaxPooling2D}
 
@@ -28,7 +28,7 @@ def build_baseline(
 
     Args:
         num_classes: number of classes. Defaults to 200.
-        backbone: a name from `fgkeras.backbones.list_backbones()`.
+        backbone: a name from `fgkeras.models.backbones.list_backbones()`.
             Defaults to "resnet50".
         weights: "imagenet", None (random initialization) or a weights file.
             Defaults to "imagenet".

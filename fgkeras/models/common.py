@@ -3,7 +3,8 @@
 import keras
 from keras import layers
 
-from fgkeras.backbones import build_backbone
+from fgkeras.checks import check_int
+from fgkeras.models.backbones import build_backbone
 
 
 def backbone_feature_map(
@@ -21,7 +22,7 @@ def backbone_feature_map(
 
     Args:
         inputs: the model's raw-pixel `keras.Input`.
-        backbone: a name from `fgkeras.backbones.list_backbones()`.
+        backbone: a name from `fgkeras.models.backbones.list_backbones()`.
         weights: "imagenet", None or a weights file path.
         freeze_backbone: build it with ``trainable=False``. Defaults to False.
         stream: "" for the first stream, "b" for a second. Defaults to "".
@@ -47,19 +48,16 @@ def channel_reduction(feature_map, channels, name="channel_reduction"):
     """
     if channels is None:
         return feature_map
-    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
-        raise ValueError(
-            f"`reduce_channels` must be a positive integer or None. Received: {channels!r}"
-        )
+    check_int("reduce_channels", channels)
     x = layers.Conv2D(channels, 1, use_bias=False, name=name)(feature_map)
     x = layers.BatchNormalization(name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
 def model_input(input_shape):
-    """The raw-pixel input every model takes, named "pixels"."""
+    """The raw-pixel input every model takes, named "image" like the data feature."""
     if len(tuple(input_shape)) != 3:
         raise ValueError(
             f"`input_shape` must be (height, width, channels). Received: input_shape={input_shape}"
         )
-    return keras.Input(tuple(input_shape), name="pixels")
+    return keras.Input(tuple(input_shape), name="image")

@@ -22,11 +22,16 @@ L_cng the grouping layer, at every step.
 import keras
 from keras import layers, ops
 
-from fgkeras.heads import check_num_classes, classification_head
 from fgkeras.layers import BilinearAttentionPooling, ChannelGroupingAttention
 from fgkeras.models.common import backbone_feature_map, model_input
-from fgkeras.models.multi_pass import MultiPassModel, check_alternate_every, replica_scaled
-from fgkeras.registry import register_model
+from fgkeras.models.heads import check_num_classes, classification_head
+from fgkeras.models.multi_pass import (
+    MultiPassModel,
+    alternation_gates,
+    check_alternate_every,
+    replica_scaled,
+)
+from fgkeras.models.registry import register_model
 
 MA_CNN_URL = (
     "https://openaccess.thecvf.com/content_iccv_2017/html/"
@@ -109,11 +114,9 @@ class MACNN(MultiPassModel):
         self.diversity_weight = float(diversity_weight)
         self.alternate_every = check_alternate_every(alternate_every)
 
-    def multi_pass_losses(self, x, y, sample_weight):
+    def train_losses(self, x, y, sample_weight, loss_fn):
         out = self.run(x, training=True)
-        classification = self._compute_loss(
-            x=x, y=y, y_pred=out["logits"], sample_weight=sample_weight
-        )
+        classification = loss_fn(out["logits"])
         grouping = replica_scaled(
             channel_grouping_loss(out["attention_maps"], self.margin, self.diversity_weight)
         )
@@ -121,15 +124,12 @@ class MACNN(MultiPassModel):
         terms["loss"] = classification + self.grouping_loss_weight * grouping
         return terms, out["logits"]
 
-    def trainable_groups(self, terms):
+    def trainable_groups(self, terms, step):
         grouping = self.get_layer("attention_maps").trainable_weights
         grouping_ids = {id(weight) for weight in grouping}
         everything = self.trainable_weights
-        grouping_on = classification_on = 1.0
+        classification_on, grouping_on = alternation_gates(step, self.alternate_every)
         if self.alternate_every:
-            phase = (self.optimizer.iterations // self.alternate_every) % 2
-            grouping_on = ops.cast(ops.equal(phase, 1), "float32")
-            classification_on = 1.0 - grouping_on
             everything = [weight for weight in everything if id(weight) not in grouping_ids]
         return [
             (terms["classification_loss"] * classification_on, everything),
@@ -199,6 +199,7 @@ def build_ma_cnn(
     url=MA_CNN_URL,
     tags=("attention", "part-based", "channel-grouping", "multi-pass"),
     data_config={"input_size": (448, 448), "resize_size": 512},
+    capabilities=("classify", "embed", "grad_cam", "attention_maps", "multi_pass"),
 )
 def ma_cnn(**kwargs):
     """MA-CNN: channel-grouping part attention with its compactness/diversity loss."""

@@ -17,6 +17,8 @@ import types
 import keras
 import tensorflow as tf
 
+from fgkeras.checks import check_int
+
 
 def replica_scaled(value):
     """Divide a per-replica loss term by the replica count (as Keras does).
@@ -34,26 +36,20 @@ def check_alternate_every(alternate_every) -> int:
     >>> check_alternate_every(3)
     3
     """
-    if (
-        isinstance(alternate_every, bool)
-        or not isinstance(alternate_every, int)
-        or (alternate_every < 0)
-    ):
-        raise ValueError(
-            f"`alternate_every` must be an integer >= 0. Received: {alternate_every!r}"
-        )
-    return alternate_every
+    return check_int("alternate_every", alternate_every, minimum=0)
 
 
 class MultiPassModel(keras.Model):
     """Functional model whose `train_step` runs `multi_pass_losses`.
 
     Subclasses set ``INTERMEDIATES`` (names of layers to read in training)
-    and implement ``multi_pass_losses(x, y, sample_weight)``, returning
+    and implement ``train_losses(x, y, sample_weight, loss_fn)``, returning
     ``(terms, logits)``: a dict of scalar loss terms with the total under
-    "loss" (the terms named in ``LOSS_TERMS`` are reported as metrics), and the logits that update
-    the compiled metrics. ``trainable_groups`` may route each term to some
-    of the weights only (alternating training).
+    "loss" (the terms named in ``LOSS_TERMS`` are reported as metrics), and
+    the logits that update the compiled metrics. ``trainable_groups`` may
+    route each term to some of the weights only (alternating training).
+    The step itself is `fgkeras.training.step.gradient_step`, shared with
+    every other model.
 
     Args:
         *args, **kwargs: those of a functional `keras.Model`
@@ -89,38 +85,50 @@ class MultiPassModel(keras.Model):
         """The dict {"logits", *INTERMEDIATES} of one forward pass on ``x``."""
         return self._views.network(x, training=training)
 
-    def multi_pass_losses(self, x, y, sample_weight):
-        """Return ``({"loss": total, ...}, logits)`` for one training batch."""
-        logits = self(x, training=True)
-        loss = self._compute_loss(x=x, y=y, y_pred=logits, sample_weight=sample_weight)
-        return {"loss": loss}, logits
+    def train_losses(self, x, y, sample_weight, loss_fn):
+        """Return ``({"loss": total, ...}, logits)`` for one training batch.
 
-    def trainable_groups(self, terms):
-        """Pairs (loss term, weights it trains); default: the total, all weights."""
+        Args:
+            x: the (augmented) images of the batch.
+            y: their integer labels.
+            sample_weight: per-example weights, or None.
+            loss_fn: ``loss_fn(logits)``, the compiled loss of ``logits``
+                against ``y`` (what `fit` would compute for one pass).
+        """
+        logits = self(x, training=True)
+        return {"loss": loss_fn(logits)}, logits
+
+    def trainable_groups(self, terms, step):
+        """Pairs (loss term, weights it trains); default: the total, all weights.
+
+        Args:
+            terms: the dict `train_losses` returned.
+            step: the optimizer's iteration counter (for alternating schedules).
+        """
         return [(terms["loss"], self.trainable_weights)]
 
     def train_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape(persistent=True) as tape:
-            terms, logits = self.multi_pass_losses(x, y, sample_weight)
-            batch = tf.shape(tf.nest.flatten(x)[0])[0]
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            self._loss_tracker.update_state(terms["loss"] * replicas, sample_weight=batch)
-            groups = [
-                (self.optimizer.scale_loss(loss), weights)
-                for loss, weights in self.trainable_groups(terms)
-            ]
-        summed = {}
-        for loss, weights in groups:
-            for weight, gradient in zip(weights, tape.gradient(loss, weights)):
-                if gradient is not None:
-                    previous = summed.get(id(weight), (0.0, weight))[0]
-                    summed[id(weight)] = (previous + gradient, weight)
-        del tape
-        if summed:
-            self.optimizer.apply_gradients(list(summed.values()))
-        results = self.compute_metrics(x, y, logits, sample_weight=sample_weight)
-        for tracker in self.term_trackers:
-            tracker.update_state(terms[tracker.name] * replicas, sample_weight=batch)
-            results[tracker.name] = tracker.result()
-        return results
+        # `fgkeras.train` wraps the model in a `Trainer`, which runs the same
+        # step; this keeps a plain `model.fit(images, labels)` multi-pass too.
+        from fgkeras.training.step import gradient_step
+
+        return gradient_step(self, self, data)
+
+
+def alternation_gates(step, alternate_every: int):
+    """Weights (first, second) of two alternating loss terms at ``step``.
+
+    With ``alternate_every=N`` the first term trains for N steps, then the
+    second for N steps, and so on (RA-CNN's and MA-CNN's schedules); with 0
+    both train at every step.
+
+    >>> [tuple(float(g) for g in alternation_gates(s, 2)) for s in (0, 2)]
+    [(1.0, 0.0), (0.0, 1.0)]
+    >>> alternation_gates(5, 0)
+    (1.0, 1.0)
+    """
+    if not alternate_every:
+        return 1.0, 1.0
+    phase = (step // alternate_every) % 2
+    second = keras.ops.cast(keras.ops.equal(phase, 1), "float32")
+    return 1.0 - second, second

@@ -25,12 +25,18 @@ so every weight of the network reaches the output.
 import keras
 from keras import layers, ops
 
-from fgkeras.heads import check_num_classes, classification_head
+from fgkeras.checks import check_int
 from fgkeras.layers import AttentionCropZoom, BoxcarMask
 from fgkeras.models.attention import shared_backbone
 from fgkeras.models.common import backbone_feature_map, model_input
-from fgkeras.models.multi_pass import MultiPassModel, check_alternate_every, replica_scaled
-from fgkeras.registry import register_model
+from fgkeras.models.heads import check_num_classes, classification_head
+from fgkeras.models.multi_pass import (
+    MultiPassModel,
+    alternation_gates,
+    check_alternate_every,
+    replica_scaled,
+)
+from fgkeras.models.registry import register_model
 
 RA_CNN_URL = (
     "https://openaccess.thecvf.com/content_cvpr_2017/html/Fu_Look_Closer_to_CVPR_2017_paper.html"
@@ -109,27 +115,20 @@ class RACNN(MultiPassModel):
             for weight in layer.trainable_weights
         ]
 
-    def multi_pass_losses(self, x, y, sample_weight):
+    def train_losses(self, x, y, sample_weight, loss_fn):
         out = self.run(x, training=True)
         scale_logits = [out[name] for name in self.scale_names()]
-        classification = sum(
-            self._compute_loss(x=x, y=y, y_pred=logits, sample_weight=sample_weight)
-            for logits in [out["logits"], *scale_logits]
-        )
+        classification = sum(loss_fn(logits) for logits in [out["logits"], *scale_logits])
         rank = replica_scaled(ranking_loss(scale_logits, y, self.rank_margin))
         terms = {"classification_loss": classification, "rank_loss": rank}
         terms["loss"] = classification + rank
         return terms, out["logits"]
 
-    def trainable_groups(self, terms):
+    def trainable_groups(self, terms, step):
         apn = self.apn_weights()
         apn_ids = {id(weight) for weight in apn}
         others = [weight for weight in self.trainable_weights if id(weight) not in apn_ids]
-        rank_on = classification_on = 1.0
-        if self.alternate_every:
-            phase = (self.optimizer.iterations // self.alternate_every) % 2
-            rank_on = ops.cast(ops.equal(phase, 1), "float32")
-            classification_on = 1.0 - rank_on
+        classification_on, rank_on = alternation_gates(step, self.alternate_every)
         return [
             (terms["classification_loss"] * classification_on, others),
             (terms["rank_loss"] * rank_on, apn),
@@ -200,8 +199,7 @@ def build_ra_cnn(
     (None, 32, 32, 3)
     """
     check_num_classes(num_classes)
-    if isinstance(num_scales, bool) or not isinstance(num_scales, int) or num_scales < 2:
-        raise ValueError(f"`num_scales` must be an integer >= 2. Received: {num_scales!r}")
+    check_int("num_scales", num_scales, minimum=2)
     if not 0.0 < min_crop_fraction <= 1.0:
         raise ValueError(f"`min_crop_fraction` must be in (0, 1]. Received: {min_crop_fraction}")
     inputs = model_input(input_shape)
@@ -244,6 +242,7 @@ def build_ra_cnn(
     url=RA_CNN_URL,
     tags=("attention", "multi-scale", "zoom", "ranking-loss", "multi-pass"),
     data_config={"input_size": (448, 448), "resize_size": 512},
+    capabilities=("classify", "embed", "grad_cam", "attention_maps", "multi_pass"),
 )
 def ra_cnn(**kwargs):
     """RA-CNN: 3 scales with attention proposal zoom and inter-scale ranking loss."""

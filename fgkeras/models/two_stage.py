@@ -18,12 +18,12 @@ object-level classifiers (there in sequence; here jointly, in one step).
 import keras
 from keras import layers
 
-from fgkeras.heads import check_num_classes, classification_head
 from fgkeras.layers import AttentionGuidedCrop, ClassActivationMap
 from fgkeras.models.attention import shared_backbone
 from fgkeras.models.common import backbone_feature_map, model_input
+from fgkeras.models.heads import check_num_classes, classification_head
 from fgkeras.models.multi_pass import MultiPassModel
-from fgkeras.registry import register_model
+from fgkeras.models.registry import register_model
 
 
 @keras.saving.register_keras_serializable(package="fgkeras")
@@ -56,10 +56,10 @@ class TwoStage(MultiPassModel):
             )
         self.view_loss_weight = float(view_loss_weight)
 
-    def multi_pass_losses(self, x, y, sample_weight):
+    def train_losses(self, x, y, sample_weight, loss_fn):
         out = self.run(x, training=True)
         terms = {
-            name: self._compute_loss(x=x, y=y, y_pred=out[key], sample_weight=sample_weight)
+            name: loss_fn(out[key])
             for name, key in (
                 ("combined", "logits"),
                 ("object_loss", "object_logits"),
@@ -134,6 +134,7 @@ def build_two_stage(
     url="https://arxiv.org/abs/1704.01740",
     tags=("two-stage", "localization", "cam", "attention"),
     data_config={"input_size": (448, 448), "resize_size": 512},
+    capabilities=("classify", "embed", "grad_cam", "attention_maps", "multi_pass"),
 )
 def two_stage(**kwargs):
     """Stage one localizes by CAM, stage two classifies the zoomed crop; logits averaged."""

@@ -22,12 +22,13 @@ Data Augmentation Network for Fine-Grained Visual Classification", 2019
 import keras
 from keras import layers, ops
 
-from fgkeras.heads import check_num_classes, classification_head
+from fgkeras.checks import check_int
 from fgkeras.layers import BilinearAttentionPooling
 from fgkeras.layers.cropping import attention_boxes, crop_and_resize, drop_mask
 from fgkeras.models.common import backbone_feature_map, model_input
+from fgkeras.models.heads import check_num_classes, classification_head
 from fgkeras.models.multi_pass import MultiPassModel, replica_scaled
-from fgkeras.registry import register_model
+from fgkeras.models.registry import register_model
 
 
 def center_loss(features, centers, labels):
@@ -164,12 +165,12 @@ class WSDAN(MultiPassModel):
         drops = images * drop_mask(chosen[1], size, theta_drop)
         return crops, drops
 
-    def multi_pass_losses(self, x, y, sample_weight):
+    def train_losses(self, x, y, sample_weight, loss_fn):
         first = self.run(x, training=True)
         crops, drops = self.augment(x, first["attention_maps"])
         logits = first["logits"]
         cross_entropy = [
-            self._compute_loss(x=x, y=y, y_pred=pred, sample_weight=sample_weight)
+            loss_fn(pred)
             for pred in (logits, self(crops, training=True), self(drops, training=True))
         ]
         features = first["part_features"]
@@ -244,14 +245,7 @@ def build_ws_dan(
     (None, 8, 8, 4)
     """
     check_num_classes(num_classes)
-    if (
-        isinstance(num_attention_maps, bool)
-        or not isinstance(num_attention_maps, int)
-        or (num_attention_maps < 1)
-    ):
-        raise ValueError(
-            f"`num_attention_maps` must be a positive integer. Received: {num_attention_maps!r}"
-        )
+    check_int("num_attention_maps", num_attention_maps)
     inputs = model_input(input_shape)
     feature_map = backbone_feature_map(inputs, backbone, weights, freeze_backbone)
     maps = layers.Conv2D(num_attention_maps, 1, use_bias=False, name="attention_conv")(feature_map)
@@ -271,6 +265,7 @@ def build_ws_dan(
     url="https://arxiv.org/abs/1901.09891",
     tags=("attention", "part-based", "data-augmentation", "multi-pass"),
     data_config={"input_size": (448, 448), "resize_size": 512},
+    capabilities=("classify", "embed", "grad_cam", "attention_maps", "multi_pass"),
 )
 def ws_dan(**kwargs):
     """WS-DAN: attention crop/drop training, center loss, crop-and-refine inference."""

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 import fgkeras.data as fd
-from fgkeras.commands import data as data_command
+from fgkeras.cli import data as data_command
 from fgkeras.data.augment import POLICIES
 
 
@@ -38,27 +38,6 @@ def test_policies_work_inside_dataset_map():
 def test_unknown_policy():
     with pytest.raises(ValueError, match="policy must be one of"):
         fd.build_augmenter("heavy")
-
-
-def test_augmented_trains_with_augmentation_and_evaluates_without(tmp_path):
-    inner = tiny_model()
-    wrapped = fd.Augmented(inner, fd.build_augmenter("strong", seed=0))
-    wrapped.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    ds = fd.load("synthetic", "train", image_size=16, batch_size=8, num_examples=16,
-                 num_classes=3)  # fmt: skip
-    wrapped.fit(ds, epochs=1, verbose=0)
-    x = next(iter(ds))[0]
-    np.testing.assert_allclose(wrapped.predict(x, verbose=0), inner.predict(x, verbose=0),
-                               atol=1e-6)  # fmt: skip
-    np.testing.assert_allclose(wrapped(x), inner(x, training=False), atol=1e-6)
-    trained = wrapped(x, training=True).numpy()
-    assert not np.allclose(trained, inner(x, training=True).numpy(), atol=1e-4)
-    path = str(tmp_path / "wrapped.keras")
-    wrapped.save(path)
-    loaded = keras.models.load_model(path)
-    assert isinstance(loaded, fd.Augmented)
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), wrapped.predict(x, verbose=0),
-                               atol=1e-5)  # fmt: skip
 
 
 def test_cli_pack(tmp_path, capsys):

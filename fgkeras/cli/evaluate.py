@@ -1,0 +1,83 @@
+"""`fgkeras evaluate RUN_DIR`: the command-line face of `fgkeras.evaluate_run`."""
+
+import argparse
+import json
+import os
+
+
+def add_parser(subparsers) -> None:
+    """Add the `evaluate` subcommand; its flags mirror `evaluate_run` 1:1."""
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="evaluate a run: top-k, per-class accuracy, most-confused pairs, plots",
+        description="Evaluate the model of a training run directory on a split of its data "
+        "and write metrics.json and PNG figures next to it.",
+        argument_default=argparse.SUPPRESS,
+    )
+    parser.add_argument("run_dir", help="run directory written by fgkeras train")
+    parser.add_argument("--split", help="split to evaluate (default: the run's validation split)")
+    parser.add_argument(
+        "--checkpoint",
+        choices=("final", "last", "best"),
+        help="model.keras, last.keras or best.keras (default: final)",
+    )
+    parser.add_argument("--top-k", dest="top_k", type=int, help="k of top-k accuracy (default: 5)")
+    parser.add_argument("--batch-size", dest="batch_size", type=int, help="default: the run's")
+    parser.add_argument(
+        "--out-dir", dest="out_dir", help="default: RUN_DIR/eval-<split>-<checkpoint>"
+    )
+    parser.add_argument("--json", action="store_true", help="print all metrics as JSON")
+    parser.set_defaults(func=run)
+
+
+def format_report(metrics, num_pairs=5) -> str:
+    """The short text report of an evaluation.
+
+    >>> from fgkeras.evaluation.evaluator import metrics_from_predictions
+    >>> m = metrics_from_predictions([0, 1, 1], [[1, 0], [1, 0], [0, 1]], ["ant", "bee"])
+    >>> print(format_report(m))
+    examples         3 (2 classes)
+    top-1            66.7%
+    top-2            100.0%
+    mean per class   75.0%
+    most-confused pairs (true -> predicted: count, share of the true class)
+      bee -> ant  1  50.0%
+    """
+    lines = []
+    if "run_dir" in metrics:
+        lines.append(
+            f"run              {metrics['run_dir']} "
+            f"(split {metrics['split']}, checkpoint {metrics['checkpoint']})"
+        )
+    lines += [
+        f"examples         {metrics['num_examples']} ({metrics['num_classes']} classes)",
+        f"top-1            {metrics['top1_accuracy']:.1%}",
+        f"top-{metrics['top_k']:<2d}           {metrics['top_k_accuracy']:.1%}",
+        f"mean per class   {metrics['mean_per_class_accuracy']:.1%}",
+    ]
+    pairs = metrics["most_confused"][:num_pairs]
+    if pairs:
+        lines.append("most-confused pairs (true -> predicted: count, share of the true class)")
+        width = max(len(f"{p['true']} -> {p['predicted']}") for p in pairs)
+        count_width = max(len(str(p["count"])) for p in pairs)
+        for p in pairs:
+            name = f"{p['true']} -> {p['predicted']}"
+            lines.append(f"  {name:<{width}}  {p['count']:>{count_width}}  {p['rate']:.1%}")
+    else:
+        lines.append("most-confused pairs: none (no errors)")
+    files = metrics.get("files")
+    if files:
+        folder = os.path.dirname(files["metrics"])
+        names = ", ".join(os.path.basename(path) for path in files.values())
+        lines.append(f"written to       {folder}/ ({names})")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from fgkeras.cli.main import function_kwargs
+    from fgkeras.evaluation.evaluator import evaluate_run
+
+    as_json = getattr(args, "json", False)
+    metrics = evaluate_run(**function_kwargs(args, "json"))
+    print(json.dumps(metrics, indent=1) if as_json else format_report(metrics))
+    return 0

@@ -1,0 +1,70 @@
+"""`fgkeras explain MODEL IMAGE... --out DIR`: Grad-CAM and attention overlays as PNG."""
+
+import argparse
+import json
+import os
+
+from fgkeras.cli.main import function_kwargs
+
+
+def add_parser(subparsers) -> None:
+    """Add the `explain` subcommand; its flags mirror `fgkeras.inference.explain` 1:1."""
+    parser = subparsers.add_parser(
+        "explain",
+        help="Grad-CAM and attention-map overlays (PNG) for image files",
+        description="Draw where a model looked: Grad-CAM on its 'feature_map' for every "
+        "model, plus the model's own 'attention_maps*' layers when it has them. "
+        "MODEL is a run directory (holding model.keras) or a .keras file.",
+        argument_default=argparse.SUPPRESS,
+    )
+    parser.add_argument("model", help="run directory with model.keras, or a .keras file")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    parser.add_argument("--out", dest="out_dir", required=True, help="folder for the PNG files")
+    parser.add_argument(
+        "--class-index", dest="class_index", type=int, help="class to explain (default: top)"
+    )
+    parser.add_argument(
+        "--names", nargs="+", help="attention layers to draw (default: every attention_maps*)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    parser.set_defaults(func=run)
+
+
+def model_path(model) -> str:
+    """The .keras file of a run directory or a .keras path; FileNotFoundError otherwise.
+
+    >>> model_path("/nonexistent/run")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: No model found at '/nonexistent/run': ...
+    """
+    candidate = os.path.join(model, "model.keras") if os.path.isdir(model) else model
+    if not (os.path.isfile(candidate) and candidate.endswith(".keras")):
+        raise FileNotFoundError(
+            f"No model found at {model!r}: pass a run directory holding model.keras, "
+            "or a .keras file."
+        )
+    return candidate
+
+
+def run(args) -> int:
+    import keras
+
+    import fgkeras.models  # noqa: F401  (registers the zoo's layers and models)
+    from fgkeras.inference.explanations import explain
+    from fgkeras.inference.images import load_images
+
+    kwargs = function_kwargs(args, "model", "images", "json")
+    model = keras.models.load_model(model_path(args.model))
+    size = tuple(model.input_shape[1:3])
+    # Checked, decoded and resized as predict and the evaluation pipeline do; too
+    # large an image ($FGKERAS_MAX_IMAGE_PIXELS) is refused, naming the file.
+    images = load_images(args.images, size)
+    stems = [os.path.splitext(os.path.basename(path))[0] for path in args.images]
+    rows = explain(model, images, image_names=stems, **kwargs)
+    if getattr(args, "json", False):
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            print(f"{row['image']}\t{row['method']}\t{row['path']}")
+    return 0

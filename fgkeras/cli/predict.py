@@ -1,0 +1,69 @@
+"""`fgkeras predict MODEL IMAGE...`: the command-line face of `fgkeras.predict`."""
+
+import argparse
+import json
+
+
+def add_parser(subparsers) -> None:
+    """Add the `predict` subcommand; its flags mirror `predict` 1:1."""
+    parser = subparsers.add_parser(
+        "predict",
+        help="top-k labels with scores for image files or folders",
+        description="Classify image files (or every image in folders) with a run directory, "
+        "a .keras file or an exported SavedModel. Exits with 1 when some files could "
+        "not be read (the others are still reported).",
+        argument_default=argparse.SUPPRESS,
+    )
+    parser.add_argument("model", help="run directory, .keras file or SavedModel folder")
+    parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="files or folders")
+    parser.add_argument("--top-k", dest="top_k", type=int, help="classes per image (default: 5)")
+    parser.add_argument("--batch-size", dest="batch_size", type=int, help="default: 32")
+    parser.add_argument(
+        "--resize-size",
+        dest="resize_size",
+        type=int,
+        help="shorter side before the centre crop (default: the run's, else none)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(func=run)
+
+
+def format_table(results) -> str:
+    """A plain-text table: one row per class and file, errors on their own row.
+
+    >>> ant, bee = {"label": "ant", "score": 0.9}, {"label": "bee", "score": 0.1}
+    >>> rows = [{"path": "a.png", "error": None, "predictions": [ant, bee]},
+    ...         {"path": "b.png", "error": "not an image file", "predictions": []}]
+    >>> print(format_table(rows))
+    file   rank  label  score
+    a.png  1     ant    0.9000
+           2     bee    0.1000
+    b.png  error: not an image file
+    """
+    rows = [("file", "rank", "label", "score")]
+    for result in results:
+        if result["error"]:
+            rows.append((result["path"], f"error: {result['error']}"))
+        for rank, p in enumerate(result["predictions"], 1):
+            path = result["path"] if rank == 1 else ""
+            rows.append((path, str(rank), p["label"], f"{p['score']:.4f}"))
+    widths = [max(len(row[0]) for row in rows)]
+    widths += [max(len(row[i]) for row in rows if len(row) == 4) for i in (1, 2)]
+    lines = []
+    for row in rows:
+        if len(row) == 2:
+            lines.append(f"{row[0].ljust(widths[0])}  {row[1]}")
+        else:
+            cells = [cell.ljust(width) for cell, width in zip(row, widths)]
+            lines.append("  ".join([*cells, row[3]]))
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from fgkeras.cli.main import function_kwargs
+    from fgkeras.inference.prediction import predict
+
+    as_json = getattr(args, "json", False)
+    results = predict(**function_kwargs(args, "json"))
+    print(json.dumps(results, indent=1) if as_json else format_table(results))
+    return 1 if any(result["error"] for result in results) else 0

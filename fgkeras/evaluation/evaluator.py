@@ -1,0 +1,234 @@
+"""Evaluation: top-k accuracy, per-class accuracy, confusion and its worst pairs.
+
+Three layers, each usable on its own:
+
+- `metrics_from_predictions` turns labels and scores (NumPy arrays) into the
+  metrics dict; pure, no TensorFlow, so it is exact and easy to test.
+- `evaluate` runs a model over a batched ``(images, labels)`` dataset and, with
+  ``out_dir``, writes ``metrics.json``, ``predictions.npz`` and the figures of
+  `fgkeras.evaluation.plots`.
+- `evaluate_run` re-creates the evaluation split of a training run directory
+  from its ``config.json`` and evaluates its final or best model.
+
+In fine-grained recognition most errors fall between a few look-alike classes,
+so besides accuracy the report lists the *most-confused pairs*: ordered
+``(true class, predicted class)`` cells of the confusion matrix, largest first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+import numpy as np
+
+from fgkeras.evaluation.metrics import metrics_from_predictions, most_confused_pairs
+
+__all__ = [
+    "evaluate",
+    "evaluate_run",
+    "metrics_from_predictions",
+    "metrics_to_json",
+    "most_confused_pairs",
+    "predict_dataset",
+    "write_report",
+]
+
+METRICS_FILE = "metrics.json"
+PREDICTIONS_FILE = "predictions.npz"
+
+
+def predict_dataset(model, dataset):
+    """Run ``model`` over a batched ``(inputs, labels, ...)`` dataset.
+
+    Returns:
+        ``(labels int32 [N], scores float32 [N, C])`` as NumPy arrays.
+
+    >>> import keras, tensorflow as tf
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Identity()])
+    >>> ds = tf.data.Dataset.from_tensor_slices(([[1., 0.], [0., 1.]], [0, 0])).batch(1)
+    >>> labels, scores = predict_dataset(model, ds)
+    >>> labels.tolist(), scores.argmax(axis=1).tolist()
+    ([0, 0], [0, 1])
+    """
+    all_labels, all_scores = [], []
+    for element in dataset:
+        if not isinstance(element, tuple | list) or len(element) < 2:
+            raise ValueError(
+                "evaluate needs a dataset of (images, labels) batches. "
+                f"Received elements of type {type(element).__name__}."
+            )
+        inputs, labels = element[0], element[1]
+        # A direct call, not predict_on_batch: under a tf.distribute strategy the
+        # latter splits and re-gathers the batch, returning replicas x the rows.
+        scores = model(inputs, training=False)
+        labels = np.asarray(labels)
+        if labels.ndim == 2 and labels.shape[1] > 1:  # one-hot labels
+            labels = labels.argmax(axis=1)
+        all_scores.append(np.asarray(scores, np.float32))
+        all_labels.append(labels.reshape(-1).astype(np.int32))
+    if not all_scores:
+        raise ValueError("The evaluation dataset is empty: no batches to evaluate.")
+    return np.concatenate(all_labels), np.concatenate(all_scores)
+
+
+def evaluate(model, dataset, class_names=None, out_dir=None, top_k=5, history_csv=None) -> dict:
+    """Evaluate a model on a dataset; optionally write the report files.
+
+    Args:
+        model: a `keras.Model` (or any callable) returning ``[B, C]`` scores.
+        dataset: batched ``tf.data.Dataset`` (or iterable) of ``(images, labels)``.
+        class_names: ``C`` names; None takes ``dataset.class_names`` when
+            present, else ``"0"``, ``"1"``, ... Defaults to None.
+        out_dir: folder for ``metrics.json``, ``predictions.npz`` and the
+            figures; None writes nothing. Defaults to None.
+        top_k: the k of top-k accuracy. Defaults to 5.
+        history_csv: a Keras ``CSVLogger`` file to plot as training curves
+            (only with ``out_dir``). Defaults to None.
+
+    Returns:
+        The dict of `metrics_from_predictions`, plus ``files`` (name to path
+        of each file written) when ``out_dir`` is given.
+
+    >>> import keras, tensorflow as tf
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Identity()])
+    >>> ds = tf.data.Dataset.from_tensor_slices(([[3., 1, 0], [0, 1, 2]], [0, 1])).batch(2)
+    >>> m = evaluate(model, ds, ["a", "b", "c"], top_k=2)
+    >>> m["top1_accuracy"], m["top_k_accuracy"], m["most_confused"][0]["predicted"]
+    (0.5, 1.0, 'c')
+    """
+    if class_names is None:
+        class_names = getattr(dataset, "class_names", None)
+    labels, scores = predict_dataset(model, dataset)
+    metrics = metrics_from_predictions(labels, scores, class_names, top_k=top_k)
+    if out_dir is not None:
+        metrics["files"] = write_report(metrics, out_dir, labels, scores, history_csv)
+    return metrics
+
+
+def write_report(metrics, out_dir, labels=None, scores=None, history_csv=None) -> dict:
+    """Write ``metrics.json``, figures and (given arrays) ``predictions.npz``.
+
+    Returns:
+        Dict of what was written: ``{"metrics": path, "confusion_matrix": path, ...}``.
+
+    >>> import tempfile
+    >>> m = metrics_from_predictions([0, 1], [[1, 0], [1, 0]])
+    >>> sorted(write_report(m, tempfile.mkdtemp()))
+    ['confusion_matrix', 'metrics', 'per_class_accuracy']
+    """
+    from fgkeras.evaluation import plots
+
+    os.makedirs(out_dir, exist_ok=True)
+    files = {}
+    if labels is not None and scores is not None:
+        files["predictions"] = os.path.join(out_dir, PREDICTIONS_FILE)
+        np.savez_compressed(files["predictions"], labels=labels, scores=scores)
+    files["confusion_matrix"] = plots.plot_confusion_matrix(
+        metrics["confusion_matrix"], metrics["class_names"], out_dir
+    )
+    files["per_class_accuracy"] = plots.plot_per_class_accuracy(metrics["per_class"], out_dir)
+    if history_csv is not None:
+        try:
+            files["training_curves"] = plots.plot_training_curves(history_csv, out_dir)
+        except (OSError, ValueError) as error:  # a report without curves beats none
+            warnings.warn(f"No training curves: {error}", stacklevel=2)
+    files["metrics"] = os.path.join(out_dir, METRICS_FILE)
+    with open(files["metrics"], "w") as f:
+        f.write(metrics_to_json({**metrics, "files": files}))
+    return files
+
+
+def metrics_to_json(metrics) -> str:
+    """JSON text of a metrics dict: indented, one confusion-matrix row per line.
+
+    >>> print(metrics_to_json({"top1_accuracy": 0.5, "confusion_matrix": [[1, 0], [1, 0]]}))
+    {
+     "top1_accuracy": 0.5,
+     "confusion_matrix": [
+      [1, 0],
+      [1, 0]
+     ]
+    }
+    """
+    rows = metrics.get("confusion_matrix")
+    if rows is None:
+        return json.dumps(metrics, indent=1)
+    text = json.dumps({**metrics, "confusion_matrix": "@CONFUSION@"}, indent=1)
+    body = ",\n".join("  " + json.dumps(list(row), separators=(", ", ":")) for row in rows)
+    return text.replace('"@CONFUSION@"', "[\n" + body + "\n ]")
+
+
+def evaluate_run(
+    run_dir, split=None, checkpoint="final", top_k=5, batch_size=None, out_dir=None
+) -> dict:
+    """Evaluate a training run directory on a split of its data source.
+
+    Reads the run through `fgkeras.training.run_dir.RunDirectory`
+    (``config.json``, ``class_names.json``, the checkpoint), re-creates the
+    split with `fgkeras.data.load` (centre crops, no shuffling) and calls
+    `evaluate`. The training curves come from ``history.csv`` when present.
+
+    Args:
+        run_dir: the run directory written by `fgkeras.train`.
+        split: split to evaluate; None uses the run's ``val_split`` (else
+            ``"test"``). Defaults to None.
+        checkpoint: ``"final"`` (model.keras), ``"last"`` (last.keras) or
+            ``"best"`` (best.keras). Defaults to "final".
+        top_k: the k of top-k accuracy. Defaults to 5.
+        batch_size: None uses the run's batch size. Defaults to None.
+        out_dir: None writes to ``RUN_DIR/eval-<split>-<checkpoint>``. Defaults to None.
+
+    Returns:
+        The metrics dict of `evaluate`, plus ``run_dir``, ``split``,
+        ``checkpoint`` and ``model_path``.
+
+    >>> evaluate_run("/no/such/run")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: Run directory not found: '/no/such/run'. Pass the folder ...
+    """
+    from fgkeras.data import load
+    from fgkeras.training.run_dir import RunDirectory
+
+    run = RunDirectory(run_dir)
+    data_options = run.data_options()
+    model_path = run.model_path(checkpoint)
+    class_names = run.class_names
+    model = run.load_model(checkpoint)
+    split = split or data_options["val_split"]
+    dataset = load(
+        data_options["source"],
+        split=split,
+        image_size=data_options["image_size"] or model.input_shape[1],
+        batch_size=batch_size or data_options["batch_size"],
+        **data_options["options"],
+        **data_options["source_options"],
+    )
+    found = getattr(dataset, "class_names", None)
+    if class_names is not None and found is not None and list(found) != list(class_names):
+        raise ValueError(
+            f"The classes of split {split!r} differ from those the run was trained on "
+            f"({len(found)} vs {len(class_names)} classes; first difference: "
+            f"{_first_difference(found, class_names)}). Labels would not line up."
+        )
+    history = run.file("history.csv")
+    out_dir = out_dir or run.file(f"eval-{split}-{checkpoint}")
+    metrics = evaluate(
+        model,
+        dataset,
+        class_names=class_names or found,
+        out_dir=out_dir,
+        top_k=top_k,
+        history_csv=history if os.path.isfile(history) else None,
+    )
+    info = {"run_dir": os.fspath(run_dir), "split": split, "checkpoint": checkpoint}
+    return {**info, "model_path": model_path, **metrics}
+
+
+def _first_difference(a, b):
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return f"class {i} is {x!r} vs {y!r}"
+    return "different number of classes"

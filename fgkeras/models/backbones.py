@@ -1,0 +1,231 @@
+"""Backbones: feature extractors that take raw 0-255 RGB pixels.
+
+Each backbone is a `keras.Model` (a sub-model of the zoo's models, so it can
+be frozen with one switch) whose first layer is its own `ImagePreprocessing`.
+Its output is the last convolutional feature map; with ``stages=True`` it
+returns a dict of named stages ``{"stage1": ..., "stage5": ...}``, one per
+output stride 2, 4, 8, 16, 32, so other code can fetch them by name.
+
+Backbones come from `keras.applications`, plus ``"tiny"``, a small, fast CNN
+for CPU work and low-resolution data (e.g. 28×28 Fashion-MNIST).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable
+
+import keras
+from keras import layers
+
+from fgkeras.layers.preprocessing import ImagePreprocessing
+
+
+@dataclasses.dataclass(frozen=True)
+class BackboneSpec:
+    """How to build one backbone: constructor, preprocessing, smallest input."""
+
+    constructor: Callable[..., keras.Model] | None
+    preprocessing: str
+    min_size: int = 32
+    feature_layer: str | None = None  # None: the application's last layer
+    extra_kwargs: tuple = ()
+
+
+_apps = keras.applications
+BACKBONES: dict[str, BackboneSpec] = {
+    # B-CNN takes VGG's conv5_3 (after ReLU), before the last max pooling.
+    "vgg16": BackboneSpec(_apps.VGG16, "caffe", feature_layer="block5_conv3"),
+    "vgg19": BackboneSpec(_apps.VGG19, "caffe", feature_layer="block5_conv4"),
+    "resnet50": BackboneSpec(_apps.ResNet50, "caffe"),
+    "resnet101": BackboneSpec(_apps.ResNet101, "caffe"),
+    "resnet50v2": BackboneSpec(_apps.ResNet50V2, "tf"),
+    "resnet101v2": BackboneSpec(_apps.ResNet101V2, "tf"),
+    "inception_v3": BackboneSpec(_apps.InceptionV3, "tf", min_size=75),
+    "densenet121": BackboneSpec(_apps.DenseNet121, "torch"),
+    "efficientnetv2_b0": BackboneSpec(_apps.EfficientNetV2B0, "none"),
+    "efficientnetv2_b1": BackboneSpec(_apps.EfficientNetV2B1, "none"),
+    "efficientnetv2_b2": BackboneSpec(_apps.EfficientNetV2B2, "none"),
+    "efficientnetv2_b3": BackboneSpec(_apps.EfficientNetV2B3, "none"),
+    "efficientnetv2_s": BackboneSpec(_apps.EfficientNetV2S, "none"),
+    "mobilenetv3_small": BackboneSpec(_apps.MobileNetV3Small, "none"),
+    "mobilenetv3_large": BackboneSpec(_apps.MobileNetV3Large, "none"),
+    "convnext_tiny": BackboneSpec(_apps.ConvNeXtTiny, "none"),
+    "tiny": BackboneSpec(None, "unit", min_size=8),
+}
+
+TINY_WIDTHS = (32, 64, 128, 256, 256)
+TINY_CONVS = (1, 2, 2, 2, 2)
+
+
+def list_backbones() -> list[str]:
+    """Names accepted by ``backbone=``.
+
+    >>> "vgg16" in list_backbones() and "tiny" in list_backbones()
+    True
+    """
+    return sorted(BACKBONES)
+
+
+def build_backbone(
+    name: str = "resnet50",
+    input_shape: tuple = (224, 224, 3),
+    weights: str | None = "imagenet",
+    stages: bool = False,
+    model_name: str = "backbone",
+) -> keras.Model:
+    """Build a backbone that maps raw 0-255 RGB pixels to feature maps.
+
+    Args:
+        name: one of `list_backbones()`. Defaults to "resnet50".
+        input_shape: (height, width, channels) of the input. Defaults to
+            (224, 224, 3).
+        weights: "imagenet" (downloaded by Keras), None (random
+            initialization) or the path of a weights file. Defaults to
+            "imagenet".
+        stages: return a dict of the feature maps at each output stride
+            ("stage1" = stride 2 ... "stage5" = stride 32) instead of the
+            last feature map alone. Defaults to False.
+        model_name: name of the returned sub-model. Defaults to "backbone".
+
+    Returns:
+        A `keras.Model` named ``model_name``.
+
+    >>> backbone = build_backbone("tiny", input_shape=(28, 28, 1), weights=None)
+    >>> backbone.output_shape
+    (None, 7, 7, 128)
+    """
+    spec = _spec(name)
+    input_shape = _check_input_shape(name, spec, input_shape, weights)
+    inputs = keras.Input(input_shape, name="image")
+    x = ImagePreprocessing(spec.preprocessing, name="preprocessing")(inputs)
+    if spec.constructor is None:
+        body = keras.Model(inputs, tiny_features(x, input_shape))
+    else:
+        body = _application_body(name, spec, inputs, x, input_shape, weights)
+    outputs = _stage_outputs(body, input_shape) if stages else body.output
+    backbone = keras.Model(inputs, outputs, name=model_name)
+    if spec.constructor is None and weights is not None:
+        backbone.load_weights(weights)
+    return backbone
+
+
+def _spec(name: str) -> BackboneSpec:
+    if name not in BACKBONES:
+        raise ValueError(
+            f"Unknown backbone {name!r}. Choose one of: {', '.join(list_backbones())}. "
+            f"Received: backbone={name!r}"
+        )
+    return BACKBONES[name]
+
+
+def _check_input_shape(name, spec, input_shape, weights) -> tuple:
+    if len(input_shape) != 3 or any(d is None for d in input_shape[:2]):
+        raise ValueError(
+            "`input_shape` must be (height, width, channels) with known height and "
+            f"width. Received: input_shape={input_shape}"
+        )
+    height, width, channels = (int(d) for d in input_shape)
+    if min(height, width) < spec.min_size:
+        raise ValueError(
+            f"Input {height}x{width} is too small for backbone {name!r}: it needs at least "
+            f"{spec.min_size}x{spec.min_size}. Upsample the images, or use backbone='tiny' "
+            f"for low-resolution data. Received: input_shape={tuple(input_shape)}"
+        )
+    if spec.preprocessing != "unit" and channels != 3:
+        raise ValueError(
+            f"Backbone {name!r} needs 3 (RGB) channels; repeat grayscale images to RGB "
+            f"(the data pipeline's default). Received: input_shape={tuple(input_shape)}"
+        )
+    if weights not in ("imagenet", None) and not os.path.exists(str(weights)):
+        raise FileNotFoundError(
+            f"Weights file not found: {weights!r}. Pass weights='imagenet', weights=None "
+            "(random initialization) or the path of an existing weights file."
+        )
+    if weights == "imagenet" and spec.constructor is None:
+        raise ValueError(
+            f"Backbone {name!r} has no ImageNet weights. Pass weights=None or a weights file. "
+            f"Received: weights={weights!r}"
+        )
+    return height, width, channels
+
+
+def _application_body(name, spec, inputs, x, input_shape, weights) -> keras.Model:
+    try:
+        app = spec.constructor(
+            include_top=False,
+            weights=weights,
+            input_tensor=x,
+            input_shape=input_shape,
+            **dict(spec.extra_kwargs),
+        )
+    except Exception as error:
+        if weights == "imagenet" and _looks_like_download_failure(error):
+            raise ConnectionError(
+                f"Could not download the ImageNet weights of backbone {name!r} "
+                f"({type(error).__name__}: {str(error).splitlines()[0][:200]}). "
+                "Work offline with weights=None (random initialization), or download the "
+                "Keras '..._notop.h5' weights elsewhere and pass weights='/path/to/file.h5' "
+                "(or put them under $KERAS_HOME/models)."
+            ) from error
+        raise
+    if spec.feature_layer is not None:
+        return keras.Model(inputs, app.get_layer(spec.feature_layer).output)
+    return keras.Model(inputs, app.output)
+
+
+def _looks_like_download_failure(error: Exception) -> bool:
+    text = f"{type(error).__name__} {error}".lower()
+    return any(
+        word in text for word in ("url fetch", "urlopen", "name or service", "connection", "http")
+    )
+
+
+def tiny_features(x, input_shape, convs_per_stage=TINY_CONVS):
+    """The ``tiny`` backbone's layers: a VGG-style CNN whose depth adapts to the input.
+
+    Stages of ``TINY_WIDTHS`` channels, each after a 2×2 max pooling (but the
+    first), with ``convs_per_stage`` 3×3 conv + BN + ReLU blocks; as many
+    stages as leave a 7-14 px output map. The first stage has one
+    convolution: at full resolution a second one cost 18 % of the FLOPs at
+    64 px (24 % at 28 px) for no measured accuracy
+    (``benchmarks/tiny_backbone.py``).
+
+    Args:
+        x: the preprocessed image tensor.
+        input_shape: (height, width, channels) of the image.
+        convs_per_stage: convolutions in each stage. Defaults to `TINY_CONVS`.
+
+    >>> x = keras.Input((28, 28, 1))
+    >>> tiny_features(x, (28, 28, 1)).shape
+    (None, 7, 7, 128)
+    """
+    poolings = max(0, min(len(TINY_WIDTHS) - 1, int(math.log2(min(input_shape[:2]) / 7))))
+    stages = zip(TINY_WIDTHS[: poolings + 1], convs_per_stage)
+    for stage, (width, convs) in enumerate(stages, start=1):
+        if stage > 1:
+            x = layers.MaxPooling2D(2, name=f"tiny_stage{stage}_pool")(x)
+        for conv in range(1, convs + 1):
+            prefix = f"tiny_stage{stage}_conv{conv}"
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=prefix)(x)
+            # momentum 0.9 (Keras' default is 0.99): short CPU runs of a few hundred
+            # steps otherwise end with moving statistics far from the data's.
+            x = layers.BatchNormalization(momentum=0.9, name=f"{prefix}_bn")(x)
+            x = layers.ReLU(name=f"{prefix}_relu")(x)
+    return x
+
+
+def _stage_outputs(body: keras.Model, input_shape) -> dict:
+    """The last layer output at each power-of-two stride, as "stage1".."stage5"."""
+    height = input_shape[0]
+    found = {}
+    for layer in body.layers:
+        shape = getattr(layer.output, "shape", None)
+        if shape is None or len(shape) != 4 or not shape[1]:
+            continue
+        stride = round(math.log2(height / shape[1]))
+        if 1 <= stride <= 5:
+            found[f"stage{stride}"] = layer.output
+    return found

@@ -1,0 +1,219 @@
+"""The exported signatures: encoded bytes or float pixels in, labels out.
+
+Every signature calls the model with ``training=False`` (augmentation and
+dropout off) on pixels prepared by `fgkeras.serving.preprocess`:
+
+========================  ==========================  ===========================
+signature                 input                       outputs
+========================  ==========================  ===========================
+``serving_default``       ``image``: tf.string [N]    ``probabilities`` [N, C],
+                          (JPEG/PNG/GIF/BMP bytes)    ``top_k_indices`` [N, k],
+                                                      ``top_k_scores`` [N, k],
+                                                      ``top_k_names`` [N, k]
+``classify_pixels``       ``image``: float32          the same, plus ``logits``
+                          [N, H, W, 3], 0-255 RGB
+``embed``                 ``image`` (bytes)           ``embedding`` [N, D]
+``embed_pixels``          ``image`` (float)           ``embedding`` [N, D]
+========================  ==========================  ===========================
+
+Every signature names its input ``image``, the name of the image feature
+from `fgkeras.data.load` to the model's input layer; the bytes and pixel
+signatures differ by dtype and rank. ``embedding`` is the output of the
+model's "pooler" layer (the pre-logit descriptor). ``classify_pixels`` and
+``embed_pixels`` resize any ``H, W`` to the model's input size the same way
+as the bytes signatures.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from fgkeras.data.image_header import max_image_pixels
+from fgkeras.serving.preprocess import decode_images, resize_pixels
+
+SIGNATURE_NAMES = ("serving_default", "classify_pixels", "embed", "embed_pixels")
+BYTES_SIGNATURES = ("serving_default", "embed")
+INPUT_NAME = "image"  # the input of every signature, as the data feature and the model input
+
+
+def inference_model(model: keras.Model) -> keras.Model:
+    """The zoo model inside ``model``: augmentation wrappers are left out.
+
+    A model wrapped for training (``fgkeras.training.trainer.Trainer(model, augmenter)``
+    or any model holding the zoo model as a sub-model) gives back the inner
+    model, the one with a "predictions" layer at its top level.
+
+    >>> import fgkeras
+    >>> net = fgkeras.build("baseline", num_classes=3, backbone="tiny", weights=None,
+    ...                     input_shape=(32, 32, 3))
+    >>> inputs = keras.Input((32, 32, 3))
+    >>> wrapped = keras.Model(inputs, net(keras.layers.RandomFlip()(inputs)))
+    >>> inference_model(wrapped) is net
+    True
+    """
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"Expected a keras.Model to export. Received: model of type {type(model).__name__}"
+        )
+    found = _find_zoo_model(model)
+    if found is None:
+        raise ValueError(
+            f"Model {model.name!r} has no layer named 'predictions' (the zoo's logits layer), "
+            "at its top level nor in a sub-model. Export a model built with fgkeras.build()."
+        )
+    return found
+
+
+def _find_zoo_model(model):
+    if _has_layer(model, "predictions"):
+        return model
+    candidates = [getattr(model, attr, None) for attr in ("model", "inner", "base_model")]
+    candidates += list(getattr(model, "layers", []))
+    for candidate in candidates:
+        if isinstance(candidate, keras.Model) and candidate is not model:
+            found = _find_zoo_model(candidate)
+            if found is not None:
+                return found
+    return None
+
+
+def _has_layer(model, name):
+    return any(layer.name == name for layer in getattr(model, "layers", []))
+
+
+def input_size(model: keras.Model) -> tuple[int, int]:
+    """The ``(height, width)`` of the model's pixel input.
+
+    >>> import fgkeras
+    >>> input_size(fgkeras.build("baseline", num_classes=2, backbone="tiny",
+    ...                          weights=None, input_shape=(40, 32, 3)))
+    (40, 32)
+    """
+    shape = model.input_shape
+    if isinstance(shape, list) or len(shape) != 4 or None in shape[1:3]:
+        raise ValueError(
+            "Export needs a model with one image input (batch, height, width, 3) of known "
+            f"height and width. Received: input_shape={shape}"
+        )
+    return int(shape[1]), int(shape[2])
+
+
+class ServingFunctions:
+    """The Python functions behind each signature, for one model.
+
+    Args:
+        model: a zoo model (see `inference_model`).
+        class_names: list of class names, index = label.
+        top_k: number of best classes returned; clipped to the number of
+            classes. Defaults to 5.
+        resize_size: see `fgkeras.serving.preprocess.resize_for_eval`.
+            Defaults to None.
+        max_pixels: the bytes signatures refuse images whose header declares
+            more pixels (see `fgkeras.serving.preprocess.decode_images`);
+            None takes ``$FGKERAS_MAX_IMAGE_PIXELS`` or 89,478,485. Defaults
+            to None.
+
+    >>> import fgkeras, numpy as np
+    >>> net = fgkeras.build("baseline", num_classes=3, backbone="tiny", weights=None,
+    ...                     input_shape=(32, 32, 3))
+    >>> fns = ServingFunctions(net, ["a", "b", "c"], top_k=2)
+    >>> out = fns.classify_pixels(tf.zeros([1, 32, 32, 3]))
+    >>> out["top_k_names"].shape, sorted(fns.signatures())
+    (TensorShape([1, 2]), ['classify_pixels', 'embed', 'embed_pixels', 'serving_default'])
+    """
+
+    def __init__(self, model, class_names, top_k=5, resize_size=None, max_pixels=None):
+        self.model = inference_model(model)
+        self.image_size = input_size(self.model)
+        num_classes = int(self.model.output_shape[-1])
+        if len(class_names) != num_classes:
+            raise ValueError(
+                f"The model has {num_classes} classes but {len(class_names)} class names were "
+                f"given. Pass one name per class (index = label). Received: "
+                f"{list(class_names)[:5]}{' ...' if len(class_names) > 5 else ''}"
+            )
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise ValueError(f"`top_k` must be a positive integer. Received: top_k={top_k!r}")
+        self.top_k = min(top_k, num_classes)
+        self.resize_size = resize_size
+        self.max_pixels = max_image_pixels(max_pixels)
+        self.class_names = [str(name) for name in class_names]
+        self.names = tf.constant(self.class_names, tf.string)
+        pooler = self.model.get_layer("pooler").output if _has_layer(self.model, "pooler") else None
+        outputs = {"logits": self.model.output}
+        if pooler is not None:
+            outputs["embedding"] = pooler
+        # One functional graph for both outputs shares the model's weights.
+        self.network = keras.Model(self.model.inputs, outputs, name=f"{self.model.name}_serving")
+
+    def signatures(self) -> dict:
+        """``{name: (function, input_signature)}`` of every signature."""
+        images = [tf.TensorSpec([None], tf.string, name=INPUT_NAME)]
+        pixels = [tf.TensorSpec([None, None, None, 3], tf.float32, name=INPUT_NAME)]
+        found = {
+            "serving_default": (self.serving_default, images),
+            "classify_pixels": (self.classify_pixels, pixels),
+        }
+        if "embedding" in self.network.output:
+            found["embed"] = (self.embed, images)
+            found["embed_pixels"] = (self.embed_pixels, pixels)
+        return found
+
+    def prepare_images(self, images):
+        """Encoded bytes ``[N]`` → model-size float pixels."""
+        return decode_images(images, self.image_size, self.resize_size, self.max_pixels)
+
+    def prepare_pixels(self, pixels):
+        """Any-size float pixels ``[N, H, W, 3]`` → model-size float pixels."""
+        return resize_pixels(pixels, self.image_size, self.resize_size)
+
+    def outputs(self, pixels):
+        """Model-size pixels → ``{"logits", "embedding"}`` in float32, inference mode."""
+        out = self.network(pixels, training=False)
+        shapes = {key: value.shape for key, value in self.network.output.items()}
+        return {
+            key: tf.ensure_shape(tf.cast(value, tf.float32), [None, *shapes[key][1:]])
+            for key, value in out.items()
+        }
+
+    def classes(self, logits):
+        """Logits → probabilities and the top-k indices, scores and names."""
+        probabilities = tf.nn.softmax(logits, axis=-1)
+        scores, indices = tf.math.top_k(probabilities, k=self.top_k)
+        return {
+            "probabilities": probabilities,
+            "top_k_indices": indices,
+            "top_k_scores": scores,
+            "top_k_names": tf.gather(self.names, indices),
+        }
+
+    # The argument name is the signature's input name: `image` everywhere.
+    def serving_default(self, image):
+        return self.classes(self.outputs(self.prepare_images(image))["logits"])
+
+    def classify_pixels(self, image):
+        logits = self.outputs(self.prepare_pixels(image))["logits"]
+        return {"logits": logits, **self.classes(logits)}
+
+    def embed(self, image):
+        return {"embedding": self.outputs(self.prepare_images(image))["embedding"]}
+
+    def embed_pixels(self, image):
+        return {"embedding": self.outputs(self.prepare_pixels(image))["embedding"]}
+
+    def tflite_function(self):
+        """A `tf.function` for TFLite: model-size pixels → logits and probabilities.
+
+        Fixed input shape ``[1, H, W, 3]`` and no string ops, so it converts
+        to TFLite builtins; decoding and resizing stay outside TFLite.
+        """
+        height, width = self.image_size
+        spec = tf.TensorSpec([1, height, width, 3], tf.float32, name=INPUT_NAME)
+
+        @tf.function(input_signature=[spec])
+        def classify(image):
+            logits = self.outputs(image)["logits"]
+            return {"logits": logits, "probabilities": tf.nn.softmax(logits, axis=-1)}
+
+        return classify

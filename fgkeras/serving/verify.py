@@ -1,0 +1,191 @@
+"""Check an exported version in a fresh process that does not import fgkeras.
+
+The SavedModel must stand on its own: a server has TensorFlow, not fgkeras.
+`verify_saved_model` runs a small script with ``python -c`` that loads the
+version with `tf.saved_model.load`, runs every signature on sample images
+and lists the signatures; this process then compares the answers with the
+Keras model run on the same images decoded by Pillow (an independent
+decoder) and resized by the pipeline's own function.
+
+Tolerances: PNG, BMP and GIF decode to identical pixels everywhere, so their
+probabilities must match to ``PNG_ATOL`` (float32 noise). JPEG decoders may
+differ by a grey level or so (IDCT and chroma upsampling choices), so JPEG
+probabilities must match to ``JPEG_ATOL``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from fgkeras.serving.preprocess import resize_for_eval
+from fgkeras.serving.samples import decode_with_pil
+
+PNG_ATOL = 1e-4
+JPEG_ATOL = 2e-2
+EMBEDDING_RTOL = 1e-3
+# Floor of the embedding tolerance: signed-square-root features (B-CNN, WS-DAN)
+# amplify float32 noise near zero (d sqrt(x)/dx is large there), so a graph
+# optimized by the SavedModel runtime differs from eager Keras by ~6e-5 on
+# unit-norm embeddings whose largest entry is only ~0.05.
+EMBEDDING_ATOL = 1e-4
+
+# Runs in the fresh process: TensorFlow and NumPy only.
+_SCRIPT = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+path, inputs_path, outputs_path = sys.argv[1:4]
+loaded = tf.saved_model.load(path)
+data = np.load(inputs_path, allow_pickle=True)
+images = tf.constant(list(data["images"]), tf.string)
+pixels = tf.constant(data["pixels"])
+out, listing = {}, {}
+for name, fn in loaded.signatures.items():
+    inputs = fn.structured_input_signature[1]
+    listing[name] = {
+        "inputs": {k: [v.dtype.name, v.shape.as_list()] for k, v in inputs.items()},
+        "outputs": {k: [v.dtype.name, v.shape.as_list()] for k, v in fn.structured_outputs.items()},
+    }
+    feed = {k: (images if v.dtype == tf.string else pixels) for k, v in inputs.items()}
+    for key, value in fn(**feed).items():
+        out[name + "/" + key] = value.numpy()
+np.savez(outputs_path, **out)
+print(json.dumps({"signatures": listing, "imports_fgkeras": "fgkeras" in sys.modules}))
+"""
+
+
+def verify_saved_model(version_dir, functions, images, formats=None, timeout=300) -> dict:
+    """Reload ``version_dir`` in a fresh Python and compare it with the Keras model.
+
+    Args:
+        version_dir: an exported version folder.
+        functions: the `ServingFunctions` the version was exported from.
+        images: a list of encoded images (bytes); pixels for the pixel
+            signatures are the first image's size group decoded by Pillow.
+        formats: the format of each image ("png", "jpeg", ...); detected from
+            the bytes when None. Defaults to None.
+        timeout: seconds allowed for the fresh process. Defaults to 300.
+
+    Returns:
+        A report: ``ok``, per-check max differences and tolerances, top-1
+        agreement, the signature listing, and whether fgkeras was imported.
+    """
+    formats = formats or [_format(data) for data in images]
+    decoded = [decode_with_pil(data) for data in images]
+    shape = decoded[0].shape
+    pixels = np.stack([image for image in decoded if image.shape == shape]).astype("float32")
+    with tempfile.TemporaryDirectory() as directory:
+        inputs_path = os.path.join(directory, "inputs.npz")
+        outputs_path = os.path.join(directory, "outputs.npz")
+        np.savez(inputs_path, images=np.array(images, dtype=object), pixels=pixels)
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONNOUSERSITE="1")
+        paths = (inputs_path, outputs_path)
+        result = subprocess.run(
+            [sys.executable, "-c", _SCRIPT, os.path.abspath(version_dir), *paths],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=directory,  # not the repository: `import fgkeras` must not resolve by accident
+            env=env,
+        )
+        if result.returncode != 0:
+            raise ValueError(
+                f"The SavedModel at {os.fspath(version_dir)!r} failed to load or run in a fresh "
+                f"process: {result.stderr.strip().splitlines()[-1] if result.stderr else '?'}"
+            )
+        listing = json.loads(result.stdout.strip().splitlines()[-1])
+        with np.load(outputs_path, allow_pickle=True) as data:
+            served = {key: data[key] for key in data.files}
+    return _compare(functions, decoded, pixels, formats, served, listing)
+
+
+def _format(data: bytes) -> str:
+    return "jpeg" if data[:3] == b"\xff\xd8\xff" else "png"
+
+
+def _expected(functions, pixels_batch):
+    out = functions.outputs(tf.constant(pixels_batch, tf.float32))
+    return {
+        "probabilities": tf.nn.softmax(out["logits"]).numpy(),
+        "embedding": out["embedding"].numpy() if "embedding" in out else None,
+    }
+
+
+def _compare(functions, decoded, pixels, formats, served, listing):
+    size = functions.image_size
+    resized = np.stack(
+        [resize_for_eval(image, size, functions.resize_size).numpy() for image in decoded]
+    )
+    expected = _expected(functions, resized)
+    jpeg = np.array([f in ("jpeg", "jpg") for f in formats])
+    checks = {}
+
+    def check(name, got, want, atol):
+        diff = float(np.max(np.abs(got - want))) if len(got) else 0.0
+        checks[name] = {"max_abs_diff": diff, "tolerance": atol, "ok": diff <= atol}
+
+    probabilities = served["serving_default/probabilities"]
+    if (~jpeg).any():
+        check("bytes_png", probabilities[~jpeg], expected["probabilities"][~jpeg], PNG_ATOL)
+    if jpeg.any():
+        check("bytes_jpeg", probabilities[jpeg], expected["probabilities"][jpeg], JPEG_ATOL)
+    names = served["serving_default/top_k_names"]
+    indices = served["serving_default/top_k_indices"]
+    names_ok = all(
+        names[i, j].decode() == functions.class_names[indices[i, j]]
+        for i in range(names.shape[0])
+        for j in range(names.shape[1])
+    )
+    checks["top_k_names"] = {"ok": bool(names_ok)}
+    pixel_expected = _expected(
+        functions, np.stack([resize_for_eval(p, size, functions.resize_size) for p in pixels])
+    )
+    check(
+        "pixels",
+        served["classify_pixels/probabilities"],
+        pixel_expected["probabilities"],
+        PNG_ATOL,
+    )
+    if "embed_pixels/embedding" in served:
+        want = pixel_expected["embedding"]
+        scale = float(np.max(np.abs(want))) or 1.0
+        tolerance = max(EMBEDDING_RTOL * scale, EMBEDDING_ATOL)
+        check("embedding", served["embed_pixels/embedding"], want, tolerance)
+    top1 = float(np.mean(probabilities.argmax(-1) == expected["probabilities"].argmax(-1)))
+    ok = all(c["ok"] for c in checks.values()) and not listing["imports_fgkeras"]
+    return {
+        "ok": bool(ok),
+        "images": len(decoded),
+        "jpeg_images": int(jpeg.sum()),
+        "top1_agreement": top1,
+        "checks": checks,
+        "imports_fgkeras": listing["imports_fgkeras"],
+        "signatures": listing["signatures"],
+    }
+
+
+def format_signatures(signatures: dict) -> str:
+    """A readable listing of ``{name: {"inputs": ..., "outputs": ...}}``.
+
+    >>> print(format_signatures({"embed": {"inputs": {"image": ["string", [None]]},
+    ...                                    "outputs": {"embedding": ["float32", [None, 8]]}}}))
+    embed: image string[None] -> embedding float32[None, 8]
+    """
+
+    def spec(items):
+        return ", ".join(
+            f"{k} {dtype}{[s for s in shape]}".replace("'", "")
+            for k, (dtype, shape) in sorted(items.items())
+        )
+
+    return "\n".join(
+        f"{name}: {spec(sig['inputs'])} -> {spec(sig['outputs'])}"
+        for name, sig in sorted(signatures.items())
+    )

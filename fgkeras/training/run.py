@@ -1,0 +1,313 @@
+"""`fgkeras.train`: fit a zoo model on a data source and write a run directory.
+
+A run directory holds everything a run produced:
+
+    RUN_DIR/config.json        the arguments of the run (the CLI can replay them)
+    RUN_DIR/class_names.json   label index -> class name
+    RUN_DIR/history.csv        per-epoch loss and metrics (appended across resumes)
+    RUN_DIR/logs/              TensorBoard logs
+    RUN_DIR/best.keras         the model with the best validation accuracy
+    RUN_DIR/last.keras         the model after the last completed epoch
+    RUN_DIR/model.keras        the final model
+    RUN_DIR/metrics.json       evaluation on the validation split
+    RUN_DIR/backup/            fault-tolerance state; removed when a run ends
+
+Starting the same command again after an interruption resumes from the last
+completed epoch (weights, optimizer state and epoch counter are restored by
+`keras.callbacks.BackupAndRestore`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+
+import keras
+
+from fgkeras.models.registry import build, model_card
+from fgkeras.training import distribute as distribute_lib
+from fgkeras.training.callbacks import (
+    DivergenceError,
+    SaveModel,
+    StopOnNaN,
+    phase_state,
+    save_phase_state,
+)
+from fgkeras.training.config import TrainConfig
+from fgkeras.training.run_dir import run_config_matches, write_json
+from fgkeras.training.trainer import Trainer, has_layer
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What `train` returns: where it wrote, the model, history and metrics."""
+
+    run_dir: str
+    model: keras.Model
+    history: dict
+    metrics: dict
+    class_names: list
+
+
+def train(
+    model: str | None = None,
+    source: str | None = None,
+    run_dir: str | None = None,
+    *,
+    config: str | TrainConfig | None = None,
+    **options,
+) -> TrainResult:
+    """Train a registered model and write a resumable run directory.
+
+    Every option is a field of `TrainConfig` (its docstring says what each
+    means; ``fgkeras train --help`` shows the same text); the run's
+    ``config.json`` records them.
+
+    Args:
+        model: registered model name; None takes the config's, else "baseline".
+            Defaults to None.
+        source: data source name; None takes the config's, else "synthetic".
+            Defaults to None.
+        run_dir: output folder; None takes "runs/<model>-<source>".
+            Defaults to None.
+        config: a JSON/YAML file or a `TrainConfig` holding any options;
+            options passed here override it. Defaults to None.
+        **options: the other fields of `TrainConfig` (``epochs``,
+            ``batch_size``, ``backbone``, ...).
+
+    Returns:
+        A `TrainResult`.
+
+    >>> result = train("baseline", "synthetic", run_dir=str(getfixture("tmp_path")),
+    ...                backbone="tiny", weights=None, image_size=32, epochs=1,
+    ...                batch_size=16, limit=32, verbose=0)
+    >>> sorted(result.history), 0.0 <= result.metrics["top1_accuracy"] <= 1.0
+    (['accuracy', 'loss', 'val_accuracy', 'val_loss'], True)
+    """
+    given = {"model": model, "source": source, "run_dir": run_dir}
+    given = {key: value for key, value in given.items() if value is not None}
+    if isinstance(config, TrainConfig):
+        resolved = TrainConfig.resolve(**{**config.record(), **given, **options})
+    else:
+        resolved = TrainConfig.resolve(config, **given, **options)
+    # Unknown models and options the model cannot honour fail here, before any work.
+    _check_model_options(resolved, model_card(resolved.model))
+    return _run(resolved)
+
+
+def _run(c: TrainConfig) -> TrainResult:
+    import fgkeras.data as fdata
+
+    start = time.time()
+    strategy = distribute_lib.make_strategy(c.distribute, c.cpu_replicas)
+    replicas = strategy.num_replicas_in_sync
+    chief = distribute_lib.is_chief()
+    run_dir = c.run_dir if chief else os.path.join(c.run_dir, "workers", _task_id())
+    _prepare_run_dir(run_dir, c)
+    keras.utils.set_random_seed(c.seed)
+    if c.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    if c.mixed_precision:
+        keras.mixed_precision.set_global_policy(c.mixed_precision)
+
+    card = model_card(c.model)
+    image_size = c.image_size or card["data_config"]["input_size"][0]
+    global_batch = c.batch_size * replicas
+    common = dict(
+        image_size=image_size,
+        batch_size=global_batch,
+        resize_size=c.resize_size,
+        seed=c.seed,
+        limit=c.limit,
+        **(c.source_options or {}),
+    )
+    train_data = fdata.load(c.source, split=c.split, mixing=c.mixing, **common)
+    val_data = fdata.load(c.source, split=c.val_split, **common) if c.val_split else None
+    class_names = list(train_data.class_names)
+    write_json(os.path.join(run_dir, "class_names.json"), class_names)
+    steps_per_epoch = _count_batches(train_data)
+    learning_rate = c.learning_rate * (replicas if c.scale_learning_rate else 1)
+
+    with strategy.scope():
+        net = build(c.model, **_model_kwargs(c, len(class_names), image_size))
+        augmenter = fdata.build_augmenter(c.augment, seed=c.seed)
+    history = {}
+    phases = _phases(c.epochs, c.freeze_epochs)
+    for phase, (first_epoch, last_epoch, frozen) in enumerate(phases):
+        state = phase_state(run_dir)
+        if state.get("completed_phase", -1) >= phase:
+            net.load_weights(os.path.join(run_dir, "backup", f"phase{phase}.weights.h5"))
+            continue
+        with strategy.scope():
+            if has_layer(net, "backbone"):
+                net.get_layer("backbone").trainable = not frozen
+            trainer = Trainer(net, augmenter, c.backbone_lr_multiplier)
+            trainer.build((None, image_size, image_size, 3))
+            trainer.compile(
+                optimizer=_optimizer(c, learning_rate, steps_per_epoch, first_epoch, last_epoch),
+                loss=_loss(c.label_smoothing, c.mixing),
+                metrics=[_accuracy(c.mixing)],
+                jit_compile=c.jit_compile,
+            )
+        fitted = trainer.fit(
+            train_data,
+            validation_data=val_data,
+            initial_epoch=first_epoch,
+            epochs=last_epoch,
+            callbacks=_callbacks(run_dir, phase, chief, card["monitor"]),
+            verbose=c.verbose,
+            shuffle=False,  # the pipeline shuffles; Keras cannot shuffle a Dataset
+        )
+        for key, values in fitted.history.items():
+            history.setdefault(key, []).extend(values)
+        net.save_weights(os.path.join(run_dir, "backup", f"phase{phase}.weights.h5"))
+        save_phase_state(run_dir, phase)
+
+    net.save(os.path.join(run_dir, "model.keras"))
+    metrics = _final_metrics(net, val_data, class_names, run_dir, chief)
+    metrics["train_seconds"] = round(time.time() - start, 1)
+    metrics["replicas"] = replicas
+    write_json(os.path.join(run_dir, "metrics.json"), metrics)
+    _cleanup_backup(run_dir)
+    return TrainResult(run_dir, net, history, metrics, class_names)
+
+
+def _prepare_run_dir(run_dir: str, config: TrainConfig) -> None:
+    """Create the run directory; keep an interrupted run's state only if it matches."""
+    config_path = os.path.join(run_dir, "config.json")
+    backup = os.path.join(run_dir, "backup")
+    record = config.record()
+    resuming = os.path.isdir(backup) and os.listdir(backup) and os.path.exists(config_path)
+    if resuming and not run_config_matches(config_path, record):
+        raise ValueError(
+            f"{run_dir!r} holds an interrupted run with different arguments; resume it "
+            "with the same arguments, or choose another run directory."
+        )
+    try:
+        os.makedirs(backup, exist_ok=True)
+        if not resuming:
+            for stale in ("history.csv", "best.keras", "last.keras", "metrics.json"):
+                if os.path.exists(os.path.join(run_dir, stale)):
+                    os.remove(os.path.join(run_dir, stale))
+        write_json(config_path, record)
+    except OSError as error:
+        raise PermissionError(f"Cannot write the run directory {run_dir!r}: {error}") from error
+
+
+def _model_kwargs(c: TrainConfig, num_classes: int, image_size: int) -> dict:
+    kwargs = {"num_classes": num_classes, "input_shape": (image_size, image_size, 3)}
+    kwargs["weights"] = c.weights
+    if c.backbone is not None:
+        kwargs["backbone"] = c.backbone
+    kwargs.update(c.model_options or {})
+    return kwargs
+
+
+def _check_model_options(c: TrainConfig, card: dict) -> None:
+    """Refuse options the model cannot honour, saying why."""
+    if c.mixing and "mixing" not in card["capabilities"]:
+        raise ValueError(
+            f"Model {c.model!r} cannot train with mixing={c.mixing!r}: its extra training "
+            "losses need integer labels, and MixUp/CutMix make soft labels. Leave mixing "
+            "unset for this model."
+        )
+
+
+def _phases(epochs: int, freeze_epochs: int) -> list[tuple[int, int, bool]]:
+    """(first epoch, end epoch, backbone frozen) of each training phase."""
+    if freeze_epochs == 0:
+        return [(0, epochs, False)]
+    if freeze_epochs == epochs:
+        return [(0, epochs, True)]
+    return [(0, freeze_epochs, True), (freeze_epochs, epochs, False)]
+
+
+def _count_batches(dataset) -> int:
+    cardinality = int(dataset.cardinality())
+    if cardinality > 0:
+        return cardinality
+    return sum(1 for _ in dataset)
+
+
+def _optimizer(c, learning_rate, steps_per_epoch, first_epoch, last_epoch):
+    total = max(1, (last_epoch - first_epoch) * steps_per_epoch)
+    warmup = min(int(c.warmup_epochs * steps_per_epoch), total - 1)
+    if c.schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=0.0 if warmup else learning_rate,
+            decay_steps=total - warmup,
+            warmup_target=learning_rate if warmup else None,
+            warmup_steps=warmup,
+        )
+    else:
+        rate = learning_rate
+    if c.optimizer == "sgd":
+        return keras.optimizers.SGD(
+            rate, momentum=c.momentum, nesterov=True, weight_decay=c.weight_decay or None
+        )
+    return keras.optimizers.AdamW(rate, weight_decay=c.weight_decay)
+
+
+def _loss(label_smoothing: float, mixing):
+    if mixing:
+        return keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=label_smoothing
+        )
+    if label_smoothing:
+        from fgkeras.losses import LabelSmoothingCrossEntropy
+
+        return LabelSmoothingCrossEntropy(label_smoothing=label_smoothing)
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def _accuracy(mixing):
+    if mixing:
+        return keras.metrics.CategoricalAccuracy(name="accuracy")
+    return keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+
+
+def _callbacks(run_dir: str, phase: int, chief: bool, monitor: str) -> list:
+    callbacks = [
+        StopOnNaN(),
+        keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup", f"phase{phase}")),
+        keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True),
+    ]
+    if chief:
+        callbacks += [
+            SaveModel(os.path.join(run_dir, "last.keras")),
+            SaveModel(os.path.join(run_dir, "best.keras"), monitor=monitor),
+            keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False),
+        ]
+    return callbacks
+
+
+def _final_metrics(net, val_data, class_names, run_dir, chief) -> dict:
+    if val_data is None:
+        return {}
+    from fgkeras.evaluation.evaluator import evaluate
+
+    return evaluate(
+        net,
+        val_data,
+        class_names=class_names,
+        out_dir=run_dir if chief else None,
+        history_csv=os.path.join(run_dir, "history.csv"),
+    )
+
+
+def _cleanup_backup(run_dir: str) -> None:
+    import shutil
+
+    shutil.rmtree(os.path.join(run_dir, "backup"), ignore_errors=True)
+
+
+def _task_id() -> str:
+    task = json.loads(os.environ["TF_CONFIG"]).get("task", {})
+    return f"{task.get('type', 'worker')}{task.get('index', 0)}"
+
+
+__all__ = ["DivergenceError", "TrainResult", "train"]

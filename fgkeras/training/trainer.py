@@ -1,0 +1,185 @@
+"""The training wrapper every zoo model is fitted through.
+
+`Trainer` wraps a zoo model for `fit` and runs `fgkeras.training.step.gradient_step`:
+augmentation layers run inside the training step (on the accelerator, on
+whole batches, only when training: `evaluate` and `predict` see the plain
+model), multi-pass models add their own loss terms, and with
+``backbone_lr_multiplier != 1`` the backbone's weights are updated by a second
+optimizer whose learning rate is the head's times that multiplier, the usual
+way to fine-tune a pretrained backbone slower than a new head. It also holds
+the workarounds that Keras 3's ``fit`` needs under MultiWorkerMirroredStrategy
+(keras-team/keras#20585), in one place.
+
+Export and saving use ``trainer.model``, never the trainer itself.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from fgkeras.training import keras_internals
+from fgkeras.training.step import augment_inputs, gradient_step
+
+
+@keras.saving.register_keras_serializable(package="fgkeras")
+class Trainer(keras.Model):
+    """Fit-time wrapper around a model: augmentation + per-layer learning rates.
+
+    Args:
+        model: the zoo model to train (its "backbone" sub-model gets the
+            slower learning rate).
+        augmenter: a layer (e.g. `keras.Sequential` of augmentation layers)
+            applied to the images when training, or None. Defaults to None.
+        backbone_lr_multiplier: learning-rate factor of the backbone's
+            weights relative to the head's. Defaults to 1.0.
+
+    >>> import fgkeras, numpy as np
+    >>> net = fgkeras.build("baseline", num_classes=2, backbone="tiny", weights=None,
+    ...                     input_shape=(16, 16, 3))
+    >>> trainer = Trainer(net, keras.layers.RandomFlip("horizontal"), 0.1)
+    >>> trainer.compile(keras.optimizers.SGD(0.01),
+    ...                 keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    >>> x, y = np.zeros((4, 16, 16, 3), "float32"), np.array([0, 1, 0, 1])
+    >>> trainer.fit(x, y, epochs=1, verbose=0).history["loss"][0] > 0
+    True
+    """
+
+    def __init__(self, model, augmenter=None, backbone_lr_multiplier=1.0, **kwargs):
+        super().__init__(**kwargs)
+        if not backbone_lr_multiplier >= 0:
+            raise ValueError(
+                "`backbone_lr_multiplier` must be >= 0. "
+                f"Received: backbone_lr_multiplier={backbone_lr_multiplier}"
+            )
+        self.model = model
+        self.augmenter = augmenter
+        self.backbone_lr_multiplier = float(backbone_lr_multiplier)
+        self.backbone_optimizer = None
+
+    def build(self, input_shape):
+        if self.augmenter is not None and not self.augmenter.built:
+            self.augmenter.build(input_shape)
+        self.built = True
+
+    def call(self, inputs, training=False):
+        if self.augmenter is not None and training is True:
+            inputs = augment_inputs(self.augmenter, inputs)
+        return self.model(inputs, training=training)
+
+    def compile(self, *args, **kwargs):
+        super().compile(*args, **kwargs)
+        if self._uses_two_optimizers():
+            if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+                raise ValueError(
+                    "A backbone learning-rate multiplier cannot be combined with "
+                    "mixed_float16 loss scaling; use mixed_bfloat16 or "
+                    "backbone_lr_multiplier=1.0."
+                )
+            config = self.optimizer.get_config()
+            config["learning_rate"] = _scaled(self.optimizer, self.backbone_lr_multiplier)
+            config["name"] = "backbone_optimizer"
+            self.backbone_optimizer = self.optimizer.__class__.from_config(config)
+
+    def _uses_two_optimizers(self) -> bool:
+        return self.backbone_lr_multiplier != 1.0 and has_layer(self.model, "backbone")
+
+    def _backbone_ids(self) -> set:
+        return {id(v) for v in self.model.get_layer("backbone").trainable_variables}
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras 3 builds metrics from a first batch that it averages across
+        # replicas with `strategy.reduce`, which fails under
+        # MultiWorkerMirroredStrategy (keras-team/keras#20585). The shapes are
+        # all it needs, so take this worker's first local replica instead.
+        strategy = self._distribute_strategy
+        if iterator is None or not _is_multi_worker(strategy):
+            return keras_internals.default_symbolic_build(self, iterator, data_batch)
+        for _, _, batches in iterator:
+            batch = next(batches)
+            data_batch = keras.tree.map_structure(
+                lambda value: strategy.experimental_local_results(value)[0], batch
+            )
+            break
+        with strategy.scope():
+            keras_internals.symbolic_build(self, data_batch)
+
+    def train_step(self, data):
+        backbone_ids = self._backbone_ids() if self.backbone_optimizer is not None else ()
+        logs = gradient_step(
+            self, self.model, data, self.augmenter, self.backbone_optimizer, backbone_ids
+        )
+        return self._for_cross_worker_mean(logs)
+
+    def test_step(self, data):
+        return self._for_cross_worker_mean(super().test_step(data))
+
+    def _for_cross_worker_mean(self, logs):
+        # Under MultiWorkerMirroredStrategy Keras averages step logs with
+        # strategy.reduce(..., axis=0), which rejects scalars; give it rank 1.
+        if not _is_multi_worker(self._distribute_strategy):
+            return logs
+        return {key: keras.ops.reshape(value, (1,)) for key, value in logs.items()}
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "model": keras.saving.serialize_keras_object(self.model),
+            "augmenter": keras.saving.serialize_keras_object(self.augmenter),
+            "backbone_lr_multiplier": self.backbone_lr_multiplier,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["model"] = keras.saving.deserialize_keras_object(config["model"])
+        config["augmenter"] = keras.saving.deserialize_keras_object(config["augmenter"])
+        return cls(**config)
+
+
+def _is_multi_worker(strategy) -> bool:
+    if strategy is None:
+        return False
+    import tensorflow as tf
+
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def has_layer(model, name) -> bool:
+    """True when ``model`` has a top-level layer called ``name``."""
+    return any(layer.name == name for layer in model.layers)
+
+
+def _scaled(optimizer, factor):
+    """The optimizer's learning rate (a float or a schedule) times ``factor``."""
+    rate = optimizer._learning_rate
+    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+        return ScaledSchedule(rate, factor)
+    return float(keras.ops.convert_to_numpy(rate)) * factor
+
+
+@keras.saving.register_keras_serializable(package="fgkeras")
+class ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """A learning-rate schedule multiplied by a constant factor.
+
+    >>> base = keras.optimizers.schedules.CosineDecay(0.1, decay_steps=10)
+    >>> round(float(ScaledSchedule(base, 0.5)(0)), 6)
+    0.05
+    """
+
+    def __init__(self, schedule, factor):
+        self.schedule = schedule
+        self.factor = factor
+
+    def __call__(self, step):
+        return self.schedule(step) * self.factor
+
+    def get_config(self):
+        return {
+            "schedule": keras.saving.serialize_keras_object(self.schedule),
+            "factor": self.factor,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        schedule = keras.saving.deserialize_keras_object(config["schedule"])
+        return cls(schedule, config["factor"])

@@ -1,0 +1,120 @@
+"""Every registered model reloads where a user reloads it: in a fresh process.
+
+One epoch of each model is trained through the command line (``fgkeras
+train``). Then ONE new Python process, which imports nothing but
+``fgkeras`` (no model family module, no test helper), runs for every run
+directory what ``fgkeras evaluate``, ``predict``, ``explain`` and ``export
+--verify`` run, and ``keras.models.load_model(path, safe_mode=True)``. The
+process is shared between models to keep CI time down; what matters is that
+it never built the models it loads.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import fgkeras
+from fgkeras.cli.main import main
+
+MODELS = fgkeras.list_models()
+
+FRESH_PROCESS = textwrap.dedent(
+    """
+    import json, os, sys
+    import keras
+    import fgkeras
+    from fgkeras.cli.main import main
+
+    runs, image, out = sys.argv[1], sys.argv[2], sys.argv[3]
+    results = {}
+    for name in sorted(os.listdir(runs)):
+        run = os.path.join(runs, name)
+        model = keras.models.load_model(os.path.join(run, "model.keras"), safe_mode=True)
+        logits = model.predict(keras.ops.zeros((1, 32, 32, 3)), verbose=0)
+        codes = {
+            "evaluate": main(["evaluate", run, "--out-dir", os.path.join(out, name, "eval")]),
+            "predict": main(["predict", run, image, "--json", "--top-k", "2"]),
+            "explain": main(["explain", run, image, "--out", os.path.join(out, name, "cam")]),
+            "export": main(["export", run, "--to", os.path.join(out, name, "sm"), "--verify"]),
+        }
+        with open(os.path.join(out, name, "eval", "metrics.json")) as f:
+            top1 = json.load(f)["top1_accuracy"]
+        results[name] = {
+            "class": type(model).__name__,
+            "codes": codes,
+            "finite": bool(keras.ops.all(keras.ops.isfinite(logits))),
+            "top1": top1,
+            "overlays": sorted(os.listdir(os.path.join(out, name, "cam"))),
+            "versions": os.listdir(os.path.join(out, name, "sm")),
+        }
+    print("RESULTS " + json.dumps(results))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def trained_runs(tmp_path_factory):
+    """One short CLI training run of every registered model (tiny backbone, 32 px)."""
+    root = tmp_path_factory.mktemp("reload")
+    runs = root / "runs"
+    for name in MODELS:
+        code = main(
+            [
+                "train", name, "--source", "synthetic", "--backbone", "tiny",
+                "--weights", "none", "--image-size", "32", "--epochs", "1",
+                "--batch-size", "8", "--limit", "16", "--augment", "light",
+                "--run-dir", str(runs / name), "--verbose", "0",
+            ]
+        )  # fmt: skip
+        assert code == 0, name
+    image = root / "bird.png"
+    pixels = np.random.default_rng(0).integers(0, 255, (40, 48, 3), dtype=np.uint8)
+    tf.io.write_file(str(image), tf.io.encode_png(pixels))
+    return root, runs, image
+
+
+@pytest.fixture(scope="module")
+def fresh_process_results(trained_runs):
+    root, runs, image = trained_runs
+    out = root / "fresh"
+    env = {**os.environ, "FGKERAS_DEBUG": "1"}
+    completed = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS, str(runs), str(image), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        env=env,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    line = next(x for x in completed.stdout.splitlines() if x.startswith("RESULTS "))
+    return json.loads(line[len("RESULTS ") :])
+
+
+@pytest.mark.large
+@pytest.mark.parametrize("name", MODELS)
+def test_reloads_in_a_fresh_process(name, trained_runs, fresh_process_results):
+    _, runs, _ = trained_runs
+    result = fresh_process_results[name]
+    assert result["codes"] == {"evaluate": 0, "predict": 0, "explain": 0, "export": 0}
+    assert result["finite"]
+    # The fresh process evaluates the reloaded model on the same split as the
+    # training process did with the model in memory: same accuracy.
+    with open(runs / name / "metrics.json") as f:
+        assert result["top1"] == pytest.approx(json.load(f)["top1_accuracy"], abs=1e-9)
+    assert any(path.endswith(".png") for path in result["overlays"])
+    assert result["versions"] == ["1"]
+
+
+@pytest.mark.large
+def test_every_run_directory_has_the_documented_files(trained_runs):
+    _, runs, _ = trained_runs
+    for name in MODELS:
+        files = set(os.listdir(runs / name))
+        expected = {"config.json", "class_names.json", "history.csv", "model.keras"}
+        assert expected | {"last.keras", "best.keras", "metrics.json"} <= files, name
