@@ -30,32 +30,31 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def model_path(model) -> str:
-    """The .keras file of a run directory or a .keras path; FileNotFoundError otherwise.
+def load_model(model):
+    """The model of a run directory (its final checkpoint) or of a ``.keras`` file.
 
-    >>> model_path("/nonexistent/run")
+    >>> load_model("/nonexistent/run")
     Traceback (most recent call last):
     ...
     FileNotFoundError: No model found at '/nonexistent/run': ...
     """
-    candidate = os.path.join(model, "model.keras") if os.path.isdir(model) else model
-    if not (os.path.isfile(candidate) and candidate.endswith(".keras")):
-        raise FileNotFoundError(
-            f"No model found at {model!r}: pass a run directory holding model.keras, "
-            "or a .keras file."
-        )
-    return candidate
+    from fgkeras.training.run_dir import RunDirectory, load_keras_model
+
+    if RunDirectory.is_run_dir(model):
+        return RunDirectory(model).load_model("final")
+    if os.path.isfile(model) and os.fspath(model).endswith(".keras"):
+        return load_keras_model(model)
+    raise FileNotFoundError(
+        f"No model found at {model!r}: pass a run directory holding model.keras, or a .keras file."
+    )
 
 
 def run(args) -> int:
-    import keras
-
-    import fgkeras.models  # noqa: F401  (registers the zoo's layers and models)
     from fgkeras.inference.explanations import explain
     from fgkeras.inference.images import load_images
 
     kwargs = function_kwargs(args, "model", "images", "json")
-    model = keras.models.load_model(model_path(args.model))
+    model = load_model(args.model)
     size = tuple(model.input_shape[1:3])
     # Checked, decoded and resized as predict and the evaluation pipeline do; too
     # large an image ($FGKERAS_MAX_IMAGE_PIXELS) is refused, naming the file.

@@ -98,8 +98,11 @@ def run(args) -> int:
     from fgkeras.serving.samples import read_image_files
     from fgkeras.serving.savedmodel import export, read_report
     from fgkeras.serving.verify import format_signatures
+    from fgkeras.serving.versions import check_export_dir
 
     kwargs = function_kwargs(args, "source", "class_names", "calibration_images")
+    if "export_dir" in kwargs:  # refused before any work: nothing is loaded or written
+        check_export_dir(kwargs["export_dir"])
     model, run_config, run_names = load_source(args.source)
     names_file = getattr(args, "class_names", None)
     class_names = read_class_names(names_file) if names_file else run_names

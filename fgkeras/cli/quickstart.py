@@ -10,6 +10,7 @@ fine-grained dataset, the CPU-friendly ``tiny`` backbone, a few epochs each.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 
@@ -89,6 +90,7 @@ def quickstart(
             "top1_accuracy": result.metrics["top1_accuracy"],
             "mean_per_class_accuracy": result.metrics["mean_per_class_accuracy"],
             "most_confused": result.metrics["most_confused"][:1],
+            "num_examples": result.metrics["num_examples"],
             "parameters": int(result.model.count_params()),
             "seconds": round(time.time() - start, 1),
             "run_dir": result.run_dir,
@@ -109,14 +111,23 @@ def quickstart(
 
 
 def format_comparison(summary: dict) -> str:
-    """The comparison table printed at the end of the main job.
+    """The comparison table printed at the end of the main job, and what it shows.
+
+    The gap between the two best models is read against its 95 % interval
+    (normal approximation of two test accuracies on ``num_examples`` images):
+    one seed, one budget, so a gap inside the interval is a tie.
 
     >>> print(format_comparison({"best": "a", "export_path": "saved_models/a/1",
     ...     "results": {"a": {"top1_accuracy": 0.9, "mean_per_class_accuracy": 0.9,
-    ...     "parameters": 10, "seconds": 1.0, "most_confused": []}}}))
+    ...     "parameters": 10, "seconds": 1.0, "most_confused": [], "num_examples": 1000},
+    ...     "b": {"top1_accuracy": 0.89, "mean_per_class_accuracy": 0.89,
+    ...     "parameters": 20, "seconds": 2.0, "most_confused": [], "num_examples": 1000}}}))
     model        top-1  mean/class      params   seconds  most confused (true -> predicted)
     a            0.900       0.900          10       1.0  -
+    b            0.890       0.890          20       2.0  -
     <BLANKLINE>
+    a vs b: 1.0 points apart, within the 95 % interval of +-2.7 points on 1000 test images:
+    a tie at this budget (one seed).
     best: a, exported to saved_models/a/1
     """
     lines = [
@@ -130,8 +141,31 @@ def format_comparison(summary: dict) -> str:
             f"{name:<10}{entry['top1_accuracy']:>9.3f}{entry['mean_per_class_accuracy']:>12.3f}"
             f"{entry['parameters']:>12,}{entry['seconds']:>10.1f}  {pair}"
         )
-    lines += ["", f"best: {summary['best']}, exported to {summary['export_path']}"]
+    lines.append("")
+    ranked = sorted(summary["results"], key=lambda n: -summary["results"][n]["top1_accuracy"])
+    if len(ranked) >= 2 and summary["results"][ranked[0]].get("num_examples"):
+        lines.append(_reading(ranked[0], ranked[1], summary["results"]))
+    lines.append(f"best: {summary['best']}, exported to {summary['export_path']}")
     return "\n".join(lines)
+
+
+def _reading(first: str, second: str, results: dict) -> str:
+    """One honest sentence on the gap between the two best models."""
+    a, b = results[first]["top1_accuracy"], results[second]["top1_accuracy"]
+    n = results[first]["num_examples"]
+    interval = 1.96 * math.sqrt((a * (1 - a) + b * (1 - b)) / n)
+    gap = a - b
+    head = f"{first} vs {second}: {100 * gap:.1f} points apart"
+    if gap <= interval:
+        return (
+            f"{head}, within the 95 % interval of +-{100 * interval:.1f} points on {n} test "
+            "images:\na tie at this budget (one seed)."
+        )
+    return (
+        f"{head}, more than the 95 % interval of +-{100 * interval:.1f} points on {n} test "
+        f"images:\n{first} is better at this budget (one seed; other budgets, backbones and "
+        "pretrained weights can change the order)."
+    )
 
 
 def add_parser(subparsers) -> None:

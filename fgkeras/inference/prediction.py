@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 
+from fgkeras.checks import check_int
 from fgkeras.inference.images import check_images, encoded_image, load_image
 from fgkeras.inference.predictors import Predictor, load_predictor
 
@@ -92,10 +93,8 @@ def predict(
     >>> [(r["predictions"][:1] and r["predictions"][0]["label"], r["error"]) for r in out]
     [([], 'not an image file'), ('r', None)]
     """
-    if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
-        raise ValueError(f"top_k must be a positive integer. Received: top_k={top_k!r}")
-    if not isinstance(batch_size, int | np.integer) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer. Received: {batch_size!r}")
+    check_int("top_k", top_k)
+    check_int("batch_size", batch_size)
     predictor = model
     if not isinstance(model, Predictor):
         predictor = load_predictor(model, class_names, resize_size)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from fgkeras.checks import check_int
 from fgkeras.data.image_header import max_image_pixels
 from fgkeras.serving.preprocess import decode_images, resize_pixels
 
@@ -133,8 +134,7 @@ class ServingFunctions:
                 f"given. Pass one name per class (index = label). Received: "
                 f"{list(class_names)[:5]}{' ...' if len(class_names) > 5 else ''}"
             )
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-            raise ValueError(f"`top_k` must be a positive integer. Received: top_k={top_k!r}")
+        check_int("top_k", top_k)
         self.top_k = min(top_k, num_classes)
         self.resize_size = resize_size
         self.max_pixels = max_image_pixels(max_pixels)

@@ -54,7 +54,7 @@ def test_json_and_corrupt_file_exit_1(model_and_images, capsys):
     [
         (["/no/such/model", "IMAGES"], "Model not found: '/no/such/model'"),
         (["RUN", "/no/such/image.png"], "No such image file or folder"),
-        (["RUN", "IMAGES", "--top-k", "0"], "top_k must be a positive integer"),
+        (["RUN", "IMAGES", "--top-k", "0"], "`top_k` must be a positive integer"),
     ],
 )
 def test_user_errors_exit_2_with_one_line(model_and_images, capsys, argv, message):
