@@ -16,10 +16,10 @@ from fgkeras.inference import explain, predict
 from fgkeras.models import build, list_backbones, list_models, model_card, register_model
 from fgkeras.serving import export
 from fgkeras.training import train
-
-__version__ = "0.2.0"
+from fgkeras.version import __version__
 
 __all__ = [
+    "__version__",
     "build",
     "data",
     "evaluate",

@@ -22,11 +22,11 @@ def quickstart(
     models: tuple = ("baseline", "bcnn"),
     source: str = "synthetic",
     backbone: str = "tiny",
-    image_size: int = 64,
+    image_size: int = 48,
     epochs: int = 4,
     batch_size: int = 32,
     learning_rate: float = 2e-3,
-    train_examples: int | None = 2000,
+    train_examples: int | None = 1600,
     runs_dir: str = "runs/quickstart",
     export_dir: str = "saved_models",
     verbose: int | str = 2,
@@ -37,12 +37,12 @@ def quickstart(
         models: registered model names to compare. Defaults to ("baseline", "bcnn").
         source: data source. Defaults to "synthetic".
         backbone: backbone of every model. Defaults to "tiny".
-        image_size: input size. Defaults to 64.
+        image_size: input size. Defaults to 48.
         epochs: epochs per model. Defaults to 4.
         batch_size: batch size. Defaults to 32.
         learning_rate: peak learning rate (AdamW, cosine decay). Defaults to 2e-3.
-        train_examples: number of training images of the synthetic source (None:
-            its default of 4000). Defaults to 2000.
+        train_examples: number of images of each split (train and test) of the
+            synthetic source (None: its defaults, 4000 and 1000). Defaults to 1600.
         runs_dir: where the run directories go. Defaults to "runs/quickstart".
         export_dir: TF Serving model base paths go under it. Defaults to
             "saved_models".

@@ -189,8 +189,8 @@ def _write_assets(functions, directory, version):
 
 
 def _card(functions, version):
-    import fgkeras
     from fgkeras.models.registry import model_card
+    from fgkeras.version import __version__
 
     name = functions.model.name
     try:
@@ -207,7 +207,7 @@ def _card(functions, version):
         **card,
         "export": {
             "version": version,
-            "fgkeras_version": fgkeras.__version__,
+            "fgkeras_version": __version__,
             "keras_version": keras.__version__,
             "input_size": [height, width],
             "num_classes": len(functions.class_names),

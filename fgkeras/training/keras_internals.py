@@ -44,6 +44,18 @@ def loss_tracker(model: keras.Model):
     return model._loss_tracker
 
 
+def learning_rate_schedule(optimizer):
+    """The optimizer's learning rate as given: a float variable or a schedule object.
+
+    (``optimizer.learning_rate`` evaluates a schedule at the current step.)
+
+    >>> schedule = keras.optimizers.schedules.CosineDecay(0.1, decay_steps=10)
+    >>> learning_rate_schedule(keras.optimizers.SGD(schedule)) is schedule
+    True
+    """
+    return optimizer._learning_rate
+
+
 def default_symbolic_build(model: keras.Model, iterator=None, data_batch=None):
     """Keras' own first-batch build of metrics (`Model._maybe_symbolic_build`)."""
     return keras.Model._maybe_symbolic_build(model, iterator=iterator, data_batch=data_batch)

@@ -91,7 +91,7 @@ class Trainer(keras.Model):
         # replicas with `strategy.reduce`, which fails under
         # MultiWorkerMirroredStrategy (keras-team/keras#20585). The shapes are
         # all it needs, so take this worker's first local replica instead.
-        strategy = self._distribute_strategy
+        strategy = self.distribute_strategy
         if iterator is None or not _is_multi_worker(strategy):
             return keras_internals.default_symbolic_build(self, iterator, data_batch)
         for _, _, batches in iterator:
@@ -116,7 +116,7 @@ class Trainer(keras.Model):
     def _for_cross_worker_mean(self, logs):
         # Under MultiWorkerMirroredStrategy Keras averages step logs with
         # strategy.reduce(..., axis=0), which rejects scalars; give it rank 1.
-        if not _is_multi_worker(self._distribute_strategy):
+        if not _is_multi_worker(self.distribute_strategy):
             return logs
         return {key: keras.ops.reshape(value, (1,)) for key, value in logs.items()}
 
@@ -151,7 +151,7 @@ def has_layer(model, name) -> bool:
 
 def _scaled(optimizer, factor):
     """The optimizer's learning rate (a float or a schedule) times ``factor``."""
-    rate = optimizer._learning_rate
+    rate = keras_internals.learning_rate_schedule(optimizer)
     if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
         return ScaledSchedule(rate, factor)
     return float(keras.ops.convert_to_numpy(rate)) * factor

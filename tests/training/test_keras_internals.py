@@ -24,3 +24,10 @@ def test_compiled_loss_and_tracker_behave_as_fgkeras_expects():
     tracker = keras_internals.loss_tracker(model)
     tracker.update_state(2.0)
     assert isinstance(tracker, keras.metrics.Mean) and float(tracker.result()) == 2.0
+
+
+def test_learning_rate_schedule_is_the_object_given():
+    schedule = keras.optimizers.schedules.CosineDecay(0.1, decay_steps=10)
+    assert keras_internals.learning_rate_schedule(keras.optimizers.AdamW(schedule)) is schedule
+    rate = keras_internals.learning_rate_schedule(keras.optimizers.SGD(0.5))
+    assert float(keras.ops.convert_to_numpy(rate)) == 0.5
