@@ -1,11 +1,11 @@
-"""The `tiny` backbone before and after its cheaper first stage: FLOPs and accuracy.
+"""The `tiny` backbone and a cheaper candidate first stage: FLOPs and accuracy.
 
-"before" is the earlier design (two 3×3 convolutions in every stage); "after"
-is today's (one convolution in the first, full-resolution stage). Each is
+"current" is the design `tiny` keeps (two 3×3 convolutions in every stage);
+"candidate" has one convolution in the first, full-resolution stage. Each is
 trained with the same budget on real Fashion-MNIST (the Debian package
 `dataset-fashion-mnist`) as backbone + global average pooling + linear
 classifier, for several seeds, and evaluated on the official test split.
-Train-step time is reported as a ratio to "before", measured in the same run.
+Train-step time is reported as a ratio to "current", measured in the same run.
 
     .venv/bin/python benchmarks/tiny_backbone.py                        # ~10 min on 2 cores
     .venv/bin/python benchmarks/tiny_backbone.py --limit 2000 --epochs 1 --seeds 0 \
@@ -36,7 +36,7 @@ import fgkeras  # noqa: E402
 from fgkeras.layers import ImagePreprocessing  # noqa: E402
 from fgkeras.models.backbones import TINY_CONVS, tiny_features  # noqa: E402
 
-VARIANTS = {"before": (2, 2, 2, 2, 2), "after": TINY_CONVS}
+VARIANTS = {"current": TINY_CONVS, "candidate": (1, 2, 2, 2, 2)}
 
 
 def build(convs, size, num_classes=10):
@@ -94,7 +94,7 @@ def main(argv=None) -> None:
             "convs_per_stage": list(convs),
             "accuracies": accuracies,
             "train_minutes": [m for _, m in runs],
-            "step_ratio": float(np.median(times[name]) / np.median(times["before"])),
+            "step_ratio": float(np.median(times[name]) / np.median(times["current"])),
         }
         rows.append(
             [
