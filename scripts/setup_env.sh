@@ -19,5 +19,11 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip
 fi
-echo "[setup] installing fgkeras and its test dependencies into .venv"
-.venv/bin/pip install -q -e ".[test]"
+# Reinstall only when the package metadata changed since the last install.
+stamp=.venv/.fgkeras-installed
+wanted="$(cat setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
+  echo "[setup] installing fgkeras and its test dependencies into .venv"
+  .venv/bin/pip install -q -e ".[test]"
+  echo "$wanted" > "$stamp"
+fi
