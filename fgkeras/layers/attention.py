@@ -23,8 +23,21 @@ from keras import ops
 from fgkeras.checks import check_int
 
 
-def _check_positive_int(name, value):
-    return check_int(name, value)
+def attention_pool(maps, features):
+    """Σ_l a_kl f_l for every map k, flattened to (batch, maps·channels).
+
+    The one weighted sum of soft attention pooling, shared by
+    `SoftAttentionPooling` and WS-DAN's `BilinearAttentionPooling` (whose
+    models also build soft attention from it).
+
+    >>> import numpy as np
+    >>> maps = np.full((1, 2, 2, 1), 0.25, "float32")
+    >>> features = np.arange(8, dtype="float32").reshape(1, 2, 2, 2)
+    >>> np.asarray(attention_pool(maps, features)).tolist()
+    [[3.0, 4.0]]
+    """
+    pooled = ops.einsum("bhwk,bhwc->bkc", maps, features)
+    return ops.reshape(pooled, (ops.shape(pooled)[0], -1))
 
 
 def _check_feature_map(input_shape, layer_name):
@@ -119,9 +132,9 @@ class SoftAttentionPooling(keras.layers.Layer):
 
     def __init__(self, num_heads=1, hidden_units=None, return_attention=False, **kwargs):
         super().__init__(**kwargs)
-        self.num_heads = _check_positive_int("num_heads", num_heads)
+        self.num_heads = check_int("num_heads", num_heads)
         if hidden_units is not None:
-            _check_positive_int("hidden_units", hidden_units)
+            check_int("hidden_units", hidden_units)
         self.hidden_units = hidden_units
         self.return_attention = bool(return_attention)
 
@@ -146,8 +159,7 @@ class SoftAttentionPooling(keras.layers.Layer):
         if self.hidden_units is not None:
             hidden = ops.tanh(ops.matmul(x, self.hidden_kernel) + self.hidden_bias)
         attention = spatial_softmax(ops.matmul(hidden, self.score_kernel))
-        pooled = ops.einsum("bhwk,bhwc->bkc", attention, x)
-        pooled = ops.reshape(pooled, (ops.shape(x)[0], -1))
+        pooled = attention_pool(attention, x)
         return [pooled, attention] if self.return_attention else pooled
 
     def compute_output_shape(self, input_shape):
@@ -185,7 +197,7 @@ class SqueezeExcitation(keras.layers.Layer):
 
     def __init__(self, ratio=16, **kwargs):
         super().__init__(**kwargs)
-        self.ratio = _check_positive_int("ratio", ratio)
+        self.ratio = check_int("ratio", ratio)
 
     def build(self, input_shape):
         channels = _check_feature_map(input_shape, "SqueezeExcitation")
@@ -231,8 +243,8 @@ class CBAM(keras.layers.Layer):
 
     def __init__(self, ratio=16, kernel_size=7, return_attention=False, **kwargs):
         super().__init__(**kwargs)
-        self.ratio = _check_positive_int("ratio", ratio)
-        if _check_positive_int("kernel_size", kernel_size) % 2 == 0:
+        self.ratio = check_int("ratio", ratio)
+        if check_int("kernel_size", kernel_size) % 2 == 0:
             raise ValueError(f"`kernel_size` must be odd. Received: kernel_size={kernel_size}")
         self.kernel_size = kernel_size
         self.return_attention = bool(return_attention)

@@ -15,7 +15,8 @@
 import keras
 from keras import ops
 
-from fgkeras.layers.attention import _check_feature_map, _check_positive_int
+from fgkeras.checks import check_int
+from fgkeras.layers.attention import _check_feature_map, attention_pool
 from fgkeras.layers.bilinear import signed_sqrt_l2
 
 
@@ -74,10 +75,9 @@ class BilinearAttentionPooling(keras.layers.Layer):
     def call(self, inputs):
         features, maps = (ops.cast(x, self.compute_dtype) for x in inputs)
         locations = ops.cast(ops.shape(features)[1] * ops.shape(features)[2], features.dtype)
-        parts = ops.einsum("bhwm,bhwc->bmc", maps, features)
+        parts = attention_pool(maps, features)
         if self.reduction == "mean":
             parts = parts / locations
-        parts = ops.reshape(parts, (ops.shape(parts)[0], -1))
         if not self.normalize:
             return parts
         return signed_sqrt_l2(parts, self.epsilon)
@@ -118,8 +118,8 @@ class ChannelGroupingAttention(keras.layers.Layer):
 
     def __init__(self, num_parts=4, hidden_units=64, **kwargs):
         super().__init__(**kwargs)
-        self.num_parts = _check_positive_int("num_parts", num_parts)
-        self.hidden_units = _check_positive_int("hidden_units", hidden_units)
+        self.num_parts = check_int("num_parts", num_parts)
+        self.hidden_units = check_int("hidden_units", hidden_units)
 
     def build(self, input_shape):
         channels = _check_feature_map(input_shape, "ChannelGroupingAttention")
