@@ -119,7 +119,8 @@ def load(
 
     def prepare(example, crop_seed):
         example = {k: v for k, v in example.items() if k not in FEATURE_KEYS or k in keep}
-        example = transforms.decode(example, channels)
+        # File sources checked every header up front (check_image_files).
+        example = transforms.decode(example, channels, header_checked=True)
         example = transforms.resize_example(
             example, image_size, resize_size, crop, crop_seed, bbox_crop=bbox_crop
         )

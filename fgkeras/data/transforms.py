@@ -13,7 +13,7 @@ from fgkeras.data.files import decode_with_pil
 from fgkeras.data.image_header import assert_size_tf, max_image_pixels
 
 
-def decode(example, channels=3, max_pixels=None):
+def decode(example, channels=3, max_pixels=None, header_checked=False):
     """Decode ``example``'s ``path``/``encoded``/``image`` to ``uint8 [H, W, channels]``.
 
     Grey images are repeated to 3 channels (``channels=3``), colour images are
@@ -28,6 +28,10 @@ def decode(example, channels=3, max_pixels=None):
         channels: 3 or 1. Defaults to 3.
         max_pixels: pixel limit; None takes ``$FGKERAS_MAX_IMAGE_PIXELS`` or
             89,478,485. Defaults to None.
+        header_checked: the file's header size was already checked (the
+            up-front `check_image_files` pass of file sources), so the
+            in-graph check, redundant then and measurably slower, is skipped
+            for ``path`` examples. Defaults to False.
 
     >>> png = tf.io.encode_png(tf.fill([2, 3, 1], tf.constant(7, tf.uint8)))
     >>> decode({"encoded": png, "label": 0})["image"].shape
@@ -58,9 +62,12 @@ its header declares 3x2 = 6 pixels, more than the limit of 5 (...
             contents = tf.io.read_file(example["path"])
             name = example["path"]
 
+        skip_check = header_checked and "path" in example
+        checks = [] if skip_check else [assert_size_tf(contents, limit, name)]
+
         def with_tf():
             # Refuse decompression bombs from the header, before anything is allocated.
-            with tf.control_dependencies([assert_size_tf(contents, limit, name)]):
+            with tf.control_dependencies(checks):
                 # decode_jpeg is about twice as fast as the format-sniffing decode_image.
                 return tf.cond(
                     tf.equal(tf.strings.substr(contents, 0, 2), b"\xff\xd8"),
