@@ -75,21 +75,16 @@ def build_model(head: str, num_classes: int, image_size: int) -> keras.Model:
 
 def run_one(head, difficulty, args):
     """Train one head at one difficulty; return its row (accuracy per epoch, seconds)."""
-    train = synthetic.generate(
-        args.train,
-        num_classes=args.num_classes,
-        image_size=args.image_size,
-        difficulty=difficulty,
-        seed=args.seed,
-        split="train",
-    )
-    test = synthetic.generate(
-        args.test,
-        num_classes=args.num_classes,
-        image_size=args.image_size,
-        difficulty=difficulty,
-        seed=args.seed,
-        split="test",
+    train, test = (
+        synthetic.generate(
+            count,
+            num_classes=args.num_classes,
+            image_size=args.image_size,
+            difficulty=difficulty,
+            seed=args.seed,
+            split=split,
+        )
+        for count, split in ((args.train, "train"), (args.test, "test"))
     )
     keras.utils.set_random_seed(args.seed)
     model = build_model(head, args.num_classes, args.image_size)

@@ -30,31 +30,13 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def load_model(model):
-    """The model of a run directory (its final checkpoint) or of a ``.keras`` file.
-
-    >>> load_model("/nonexistent/run")
-    Traceback (most recent call last):
-    ...
-    FileNotFoundError: No model found at '/nonexistent/run': ...
-    """
-    from fgkeras.training.run_dir import RunDirectory, load_keras_model
-
-    if RunDirectory.is_run_dir(model):
-        return RunDirectory(model).load_model("final")
-    if os.path.isfile(model) and os.fspath(model).endswith(".keras"):
-        return load_keras_model(model)
-    raise FileNotFoundError(
-        f"No model found at {model!r}: pass a run directory holding model.keras, or a .keras file."
-    )
-
-
 def run(args) -> int:
     from fgkeras.inference.explanations import explain
     from fgkeras.inference.images import load_images
+    from fgkeras.training.run_dir import load_model_source
 
     kwargs = function_kwargs(args, "model", "images", "json")
-    model = load_model(args.model)
+    model, _ = load_model_source(args.model)
     size = tuple(model.input_shape[1:3])
     # Checked, decoded and resized as predict and the evaluation pipeline do; too
     # large an image ($FGKERAS_MAX_IMAGE_PIXELS) is refused, naming the file.

@@ -149,18 +149,15 @@ def run(args) -> int:
 
 def load_source(source) -> tuple:
     """``(model, run_config, class_names or None)`` of a run folder or a .keras file."""
-    from fgkeras.training.run_dir import RunDirectory, load_keras_model
+    from fgkeras.training.run_dir import load_model_source
 
-    source = os.fspath(source)
-    if os.path.isdir(source):
-        run = RunDirectory(source)
-        return run.load_model("final"), run.config, run.class_names
-    if source.endswith(".keras") and os.path.isfile(source):
-        return load_keras_model(source), {}, None
-    raise FileNotFoundError(
-        f"Export source not found: {source!r}. Pass a training run folder (with "
-        "model.keras) or a .keras file."
-    )
+    if not os.path.exists(source):
+        raise FileNotFoundError(
+            f"Export source not found: {os.fspath(source)!r}. Pass a training run folder "
+            "(with model.keras) or a .keras file."
+        )
+    model, run = load_model_source(source)
+    return model, (run.config if run else {}), (run.class_names if run else None)
 
 
 def read_class_names(path) -> list[str]:

@@ -190,13 +190,13 @@ def evaluate_run(
     FileNotFoundError: Run directory not found: '/no/such/run'. Pass the folder ...
     """
     from fgkeras.data import load
-    from fgkeras.training.run_dir import RunDirectory
+    from fgkeras.training.run_dir import RunDirectory, load_keras_model
 
     run = RunDirectory(run_dir)
     data_options = run.data_options()
     model_path = run.model_path(checkpoint)
     class_names = run.class_names
-    model = run.load_model(checkpoint)
+    model = load_keras_model(model_path)
     split = split or data_options["val_split"]
     dataset = load(
         data_options["source"],

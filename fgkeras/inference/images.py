@@ -100,7 +100,9 @@ def load_image(path, image_size=None, resize_size=None, *, decoder=None, max_pix
     path = os.fspath(path)
     if decoder is None:
         decoder = _usable(_check_existing([path], max_pixels)[0]).decoder
-    image = transforms.decode({"path": path, "decoder": decoder}, 3, max_pixels)["image"]
+    # The header was checked by check_images (decoder comes from it): no second check.
+    example = {"path": path, "decoder": decoder}
+    image = transforms.decode(example, 3, max_pixels, header_checked=True)["image"]
     if image_size is None:
         import tensorflow as tf
 

@@ -188,6 +188,27 @@ class RunDirectory:
 RUN_DATA_OPTIONS = ("resize_size", "bbox_crop", "channels", "limit")
 
 
+def load_model_source(path, checkpoint: str = "final"):
+    """``(model, run)`` of a run directory (``run`` its `RunDirectory`) or a .keras file (None).
+
+    What ``fgkeras export`` and ``fgkeras explain`` accept as their model.
+
+    >>> load_model_source("/no/such/run")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: No model found at '/no/such/run': pass a run directory ...
+    """
+    path = os.fspath(path)
+    if RunDirectory.is_run_dir(path):
+        run = RunDirectory(path)
+        return run.load_model(checkpoint), run
+    if os.path.isfile(path) and path.endswith(".keras"):
+        return load_keras_model(path), None
+    raise FileNotFoundError(
+        f"No model found at {path!r}: pass a run directory (with model.keras) or a .keras file."
+    )
+
+
 def load_keras_model(path, compile: bool = False):
     """Load a ``.keras`` file of any zoo model; a clear error when it cannot be.
 
