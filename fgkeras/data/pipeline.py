@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import numbers
+
 import numpy as np
 import tensorflow as tf
 
 from fgkeras.checks import check_int
+from fgkeras.data import samplers, transforms
 from fgkeras.data import sources as sources_lib
-from fgkeras.data import transforms
 from fgkeras.data.base import FEATURE_KEYS
 
 MIXING = (None, "mixup", "cutmix", "mixup_cutmix")
@@ -18,7 +22,7 @@ def load(
     source,
     split="train",
     image_size=224,
-    batch_size=32,
+    batch_size=None,
     *,
     resize_size=None,
     crop=None,
@@ -28,7 +32,10 @@ def load(
     features=None,
     bbox_crop=False,
     mixing=None,
-    balanced=False,
+    sampler=None,
+    classes_per_batch=None,
+    images_per_class=None,
+    classes=None,
     on_error="skip",
     limit=None,
     channels=3,
@@ -49,13 +56,16 @@ def load(
         split: ``"train"``, ``"test"``, ``"validation"``... as the source has.
             Defaults to ``"train"``.
         image_size: output side in pixels. Defaults to 224.
-        batch_size: batch size. Defaults to 32.
+        batch_size: batch size. With ``sampler="pk"`` it is ``classes_per_batch
+            × images_per_class`` (see there). Defaults to None: 32, or P × K
+            with ``sampler="pk"``.
         resize_size: None resizes the whole image straight to ``image_size``;
             an int resizes the shorter side to it, then crops ``image_size``.
             Defaults to None.
         crop: ``"random"`` or ``"center"``; defaults to ``"random"`` for the
             train split when ``resize_size`` is set, else ``"center"``.
-        shuffle: shuffle examples each epoch; defaults to True for ``"train"``.
+        shuffle: shuffle examples each epoch (``sampler=None``; the samplers
+            always draw at random); defaults to True for ``"train"``.
         seed: seed of shuffling, random crops and mixing. Defaults to None
             (0 when ``deterministic``).
         deterministic: keep the exact element order in parallel stages, so a
@@ -68,11 +78,31 @@ def load(
         bbox_crop: crop each image to its object box first. Defaults to False.
         mixing: None, ``"mixup"``, ``"cutmix"`` or ``"mixup_cutmix"``, applied
             to batches in tf.data. Defaults to None.
-        balanced: sample classes uniformly (for long-tailed sets); an epoch
-            keeps the split's size. Defaults to False.
+        sampler: None (every example once per epoch), ``"balanced"`` (classes
+            drawn uniformly, for long-tailed sets; an epoch keeps the split's
+            size) or ``"pk"``: every batch holds exactly ``classes_per_batch``
+            (P) distinct classes × ``images_per_class`` (K) images each, class
+            after class, for metric learning. An epoch of ``"pk"`` is
+            ``ceil(num_examples / (P × K))`` batches, as many steps as
+            ``sampler=None``; a class with fewer than K images repeats images
+            (one warning names them). ``"pk"`` needs a source with a label
+            table (not tfds or TFRecord packs). See :mod:`fgkeras.data.samplers`.
+            Defaults to None.
+        classes_per_batch: P of ``sampler="pk"``, at most the number of
+            classes. Any two of ``batch_size``, P and K fix the third, and
+            ``batch_size`` must equal P × K (a ValueError says when not).
+            Defaults to None: ``batch_size // images_per_class``.
+        images_per_class: K of ``sampler="pk"``. Defaults to None: 4, or
+            ``batch_size // classes_per_batch``.
+        classes: keep only these classes, given as class names or integer
+            indices into the source's class names. Labels become ``0 ..
+            len(classes) - 1`` in the given order, ``class_names`` lists them
+            in that order, and the class level of ``hierarchy`` follows.
+            Defaults to None (all classes).
         on_error: ``"skip"`` unreadable images (with a warning naming them) or
             ``"raise"`` at the first. Defaults to ``"skip"``.
-        limit: keep only the first ``limit`` examples. Defaults to None.
+        limit: keep only the first ``limit`` examples, counted after the
+            ``classes`` filter. Defaults to None.
         channels: 3 (grey images are repeated) or 1. Defaults to 3.
         **source_kwargs: passed to the source, e.g. ``data_dir``,
             ``num_classes``, ``num_examples``, ``difficulty`` (synthetic).
@@ -84,10 +114,38 @@ def load(
     >>> images, labels = next(iter(ds))
     >>> images.shape, labels.dtype.name, ds.class_names[0]
     (TensorShape([4, 32, 32, 3]), 'int32', 'red-crown red-wing red-tail')
+
+    Batches of P=4 classes × K=2 images, from four of the eight classes:
+
+    >>> ds = load("synthetic", image_size=16, sampler="pk", classes_per_batch=4,
+    ...           images_per_class=2, classes=[0, 2, 4, 6], num_examples=16, seed=0)
+    >>> labels = next(iter(ds))[1].numpy().tolist()
+    >>> len(labels), sorted(set(labels)), ds.class_names[1]
+    (8, [0, 1, 2, 3], 'red-crown blue-wing red-tail')
     """
+    if "balanced" in source_kwargs:
+        raise ValueError(
+            "`balanced` was replaced by `sampler`: pass sampler='balanced' instead of "
+            f"balanced=True (or sampler=None). Received: balanced={source_kwargs['balanced']!r}"
+        )
+    if sampler not in samplers.SAMPLERS:
+        raise ValueError(
+            f"sampler must be one of {list(samplers.SAMPLERS)}. Received: sampler={sampler!r}"
+        )
+    if sampler == "pk":
+        batch_size, classes_per_batch, images_per_class = samplers.pk_sizes(
+            batch_size, classes_per_batch, images_per_class
+        )
+    elif classes_per_batch is not None or images_per_class is not None:
+        raise ValueError(
+            "classes_per_batch and images_per_class apply only to sampler='pk'. Received: "
+            f"sampler={sampler!r}, classes_per_batch={classes_per_batch!r}, "
+            f"images_per_class={images_per_class!r}"
+        )
+    batch_size = samplers.DEFAULT_BATCH_SIZE if batch_size is None else batch_size
     _check_args(image_size, batch_size, resize_size, crop, mixing, features, channels, on_error)
     examples = sources_lib.get_examples(source, split, on_error=on_error, **source_kwargs)
-    examples = examples.take(limit)
+    examples = select_classes(examples, classes).take(limit)
     features = tuple(features or ())
     missing = [f for f in features if f not in examples.features]
     if missing:
@@ -109,15 +167,24 @@ def load(
     keep_order = bool(deterministic) or not shuffle
     num_classes = len(examples.class_names)
 
-    ds = _element_stream(examples, shuffle, balanced, seed)
-    needs_random = crop == "random"
-    if needs_random:
-        ds = tf.data.Dataset.zip((ds, _seeds(seed, 1)))
+    if sampler == "pk":
+        ds = samplers.pk_stream(examples, classes_per_batch, images_per_class, seed)
     else:
-        ds = ds.map(lambda ex: (ex, tf.zeros([2], tf.int64)))
+        ds = _element_stream(examples, shuffle, sampler == "balanced", seed)
+    if crop == "random":
+        crop_seeds = _seeds(seed, 1)
+    else:
+        crop_seeds = tf.data.Dataset.from_tensors(tf.zeros([2], tf.int64)).repeat()
+    skips = on_error == "skip" and "image" not in examples.keys  # files may fail to decode
+    # P×K batches must keep their elements together: the stream's order is
+    # kept through the parallel map, or, where a skipped image could shift
+    # every later batch, each element carries its position to regroup by.
+    regroup = sampler == "pk" and skips
+    positions = (tf.data.Dataset.counter(),) if regroup else ()
+    ds = tf.data.Dataset.zip((ds, crop_seeds, *positions))
     keep = set(features) | ({"bbox"} if bbox_crop else set())
 
-    def prepare(example, crop_seed):
+    def prepare(example, crop_seed, *position):
         example = {k: v for k, v in example.items() if k not in FEATURE_KEYS or k in keep}
         # File sources checked every header up front (check_image_files).
         example = transforms.decode(example, channels, header_checked=True)
@@ -126,7 +193,7 @@ def load(
         )
         label = tf.cast(example.pop("label"), tf.int32)
         if not features:
-            return example["image"], label
+            return (example["image"], label, *position)
         out = {"image": example["image"]}
         for key in features:
             value = example[key]
@@ -135,12 +202,16 @@ def load(
                 if key == "text"
                 else tf.cast(value, tf.int32 if key == "hierarchy" else tf.float32)
             )
-        return out, label
+        return (out, label, *position)
 
-    ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-    if on_error == "skip" and "image" not in examples.keys:
+    in_order = True if sampler == "pk" and not regroup else None  # None: as options say
+    ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=in_order)
+    if skips:
         ds = ds.ignore_errors(log_warning=True)
-    ds = ds.batch(batch_size)
+    if regroup:
+        ds = samplers.pk_batches(ds, batch_size)
+    else:
+        ds = ds.batch(batch_size, drop_remainder=sampler == "pk")
     if mixing is not None:
         ds = tf.data.Dataset.zip((ds, _seeds(seed, 2)))
 
@@ -157,6 +228,125 @@ def load(
     ds.class_names = list(examples.class_names)
     ds.source_info = dict(examples.info, name=examples.name, num_examples=examples.num_examples)
     return ds
+
+
+def select_classes(examples, classes):
+    """Keep only ``classes`` of ``examples``, relabelled ``0 .. len(classes) - 1`` in that order.
+
+    ``classes`` holds class names or integer indices into
+    ``examples.class_names`` (None keeps everything). The class level of the
+    ``hierarchy`` column (the level whose names are the class names, or
+    tfds's ``"label"`` level) is relabelled too and its names subset; coarser
+    levels keep their indices and names. ``info["classes"]`` records the
+    source indices of the kept classes, ``info["source_class_names"]`` all names.
+
+    Args:
+        examples: the :class:`~fgkeras.data.base.Examples` of a split.
+        classes: a list of names or indices, or None.
+
+    >>> from fgkeras.data.base import Examples
+    >>> ex = Examples("toy", ["ant", "bee", "cat"], table={"label": np.array([0, 1, 2, 1])})
+    >>> sub = select_classes(ex, ["cat", 1])
+    >>> sub.class_names, sub.table["label"].tolist(), sub.info["classes"]
+    (['cat', 'bee'], [1, 0, 1], [2, 1])
+    >>> select_classes(ex, ["cot"])
+    Traceback (most recent call last):
+    ...
+    ValueError: Source 'toy' has no class 'cot'. Did you mean ['cat']? ...
+    """
+    if classes is None:
+        return examples
+    names = list(examples.class_names)
+    chosen = _class_indices(examples.name, names, classes)
+    remap = np.full(len(names), -1, np.int32)
+    remap[chosen] = np.arange(len(chosen), dtype=np.int32)
+    info = dict(examples.info, classes=chosen, source_class_names=names)
+    level = _class_level(info, names)
+    if level is not None:
+        levels = info["hierarchy_levels"]
+        hierarchy_names = dict(info.get("hierarchy_names") or {})
+        if levels[level] in hierarchy_names:
+            hierarchy_names[levels[level]] = [names[c] for c in chosen]
+            info["hierarchy_names"] = hierarchy_names
+    new_names = [names[c] for c in chosen]
+    counts = examples.class_counts
+    counts = None if counts is None else np.asarray(counts)[chosen]
+    if examples.table is not None:
+        labels = np.asarray(examples.table["label"])
+        keep = remap[labels] >= 0
+        table = {k: v[keep] for k, v in examples.table.items()}
+        table["label"] = remap[labels[keep]].astype(labels.dtype)
+        if level is not None and "hierarchy" in table:
+            table["hierarchy"] = table["hierarchy"].copy()
+            table["hierarchy"][:, level] = table["label"]
+        return dataclasses.replace(
+            examples, class_names=new_names, table=table, class_counts=None, info=info
+        )
+    lookup = tf.constant(remap)
+
+    def relabel(ex):
+        label = tf.gather(lookup, tf.cast(ex["label"], tf.int32))
+        ex = dict(ex, label=tf.cast(label, ex["label"].dtype))
+        if level is not None and "hierarchy" in ex:
+            h = ex["hierarchy"]
+            ex["hierarchy"] = tf.tensor_scatter_nd_update(
+                h, [[level]], tf.cast(label, h.dtype)[None]
+            )
+        return ex
+
+    stream = examples.stream.filter(
+        lambda ex: tf.gather(lookup, tf.cast(ex["label"], tf.int32)) >= 0
+    ).map(relabel)
+    num = None if counts is None else int(np.sum(counts))
+    return dataclasses.replace(
+        examples, class_names=new_names, stream=stream, num_examples=num,
+        class_counts=counts, info=info,
+    )  # fmt: skip
+
+
+def _class_indices(source_name, names, classes):
+    """Indices into ``names`` of ``classes`` (names or indices), with errors for users."""
+    if isinstance(classes, str | numbers.Integral) or not len(classes):
+        raise ValueError(
+            "classes must be a non-empty list of class names or indices, e.g. "
+            f"classes=[{names[0]!r}, {names[-1]!r}] or classes=[0, 3]. "
+            f"Received: classes={classes!r}"
+        )
+    chosen = []
+    for item in classes:
+        if isinstance(item, numbers.Integral) and not isinstance(item, bool):
+            if not 0 <= int(item) < len(names):
+                raise ValueError(
+                    f"Class index {int(item)} is out of range: source {source_name!r} has "
+                    f"{len(names)} classes (0 to {len(names) - 1}). Received: classes={classes!r}"
+                )
+            chosen.append(int(item))
+        elif isinstance(item, str) and item in names:
+            chosen.append(names.index(item))
+        else:
+            close = difflib.get_close_matches(str(item), [str(n) for n in names], n=3)
+            hint = f" Did you mean {close}?" if close else ""
+            shown = names if len(names) <= 12 else names[:12] + ["..."]
+            raise ValueError(
+                f"Source {source_name!r} has no class {item!r}.{hint} Its classes: {shown} "
+                "(pass names, or integer indices into them)."
+            )
+    duplicates = sorted({names[c] for c in chosen if chosen.count(c) > 1})
+    if duplicates:
+        raise ValueError(
+            f"classes names a class twice: {duplicates}. Received: classes={classes!r}"
+        )
+    return chosen
+
+
+def _class_level(info, names):
+    """Index of the hierarchy level that is the class itself, or None."""
+    levels = list(info.get("hierarchy_levels") or ())
+    hierarchy_names = info.get("hierarchy_names") or {}
+    for j, level in enumerate(levels):
+        if level == "label" or list(hierarchy_names.get(level, ())) == names:
+            return j
+    return None
 
 
 def _check_args(image_size, batch_size, resize_size, crop, mixing, features, channels, on_error):
@@ -200,38 +390,19 @@ def _seeds(seed, stream):
 
 
 def _element_stream(examples, shuffle, balanced, seed):
-    """Unbatched, undecoded elements: shuffled and/or class-balanced as asked."""
-    if examples.table is not None:
+    """Unbatched, undecoded elements of ``sampler=None`` or ``"balanced"``."""
+    if balanced:
+        ds = samplers.balanced_stream(examples, seed)
+        if examples.table is not None:
+            return ds
+    elif examples.table is not None:
         table = examples.table
-        if balanced:
-            labels = table["label"]
-            per_class = []
-            for k in np.flatnonzero(np.bincount(labels, minlength=len(examples.class_names))):
-                idx = np.flatnonzero(labels == k)
-                part = tf.data.Dataset.from_tensor_slices({c: v[idx] for c, v in table.items()})
-                per_class.append(part.shuffle(len(idx), seed=seed).repeat())
-            ds = tf.data.Dataset.sample_from_datasets(
-                per_class, seed=seed, rerandomize_each_iteration=True
-            )
-            return ds.take(len(labels))
         ds = tf.data.Dataset.from_tensor_slices(table)
         if shuffle:
             ds = ds.shuffle(len(table["label"]), seed=seed, reshuffle_each_iteration=True)
         return ds
-    ds = examples.stream
-    if balanced:
-        counts = examples.class_counts
-        num_classes = len(examples.class_names)
-        initial = None
-        if counts is not None:
-            initial = (np.asarray(counts, np.float64) / max(1, np.sum(counts))).astype(np.float32)
-        target = np.full(num_classes, 1.0 / num_classes, np.float32)
-        ds = ds.rejection_resample(
-            lambda ex: tf.cast(ex["label"], tf.int32),
-            target_dist=target,
-            initial_dist=initial,
-            seed=seed,
-        ).map(lambda _, ex: ex)
+    else:
+        ds = examples.stream
     if shuffle:
         ds = ds.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
     return ds

@@ -88,26 +88,6 @@ def test_mixing_gives_one_hot_float_labels(mixing):
     np.testing.assert_allclose(y.numpy().sum(1), 1.0, atol=1e-5)
 
 
-def test_balanced_sampling_evens_out_a_long_tail(tmp_path):
-    data = fd.synthetic.generate(200, num_classes=4)
-    keep = np.concatenate([np.flatnonzero(data.labels == k)[: n] for k, n in
-                           zip(range(4), (50, 20, 6, 2))])  # fmt: skip
-    import fgkeras.data.sources as src
-
-    table = {"image": data.images[keep], "label": data.labels[keep]}
-    examples = src.Examples("tail", list("abcd"), table=table)
-    orig = src.SOURCES.get("tail")
-    src.SOURCES["tail"] = lambda split="train", **kw: examples
-    try:
-        ds = fd.load("tail", image_size=16, batch_size=78, balanced=True, seed=0)
-        labels = np.concatenate([y.numpy() for _ in range(5) for _, y in ds])
-    finally:
-        src.SOURCES.pop("tail") if orig is None else None
-    counts = np.bincount(labels, minlength=4) / len(labels)
-    assert len(labels) == 5 * 78
-    np.testing.assert_allclose(counts, 0.25, atol=0.06)
-
-
 def test_limit_and_channels():
     ds = fd.load("synthetic", "test", image_size=16, batch_size=5, limit=7, channels=1, **SYN)
     sizes = [x.shape for x, _ in ds]

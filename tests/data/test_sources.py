@@ -245,5 +245,5 @@ def test_pack_keeps_file_bytes_and_reads_deterministically(class_folder, tmp_pat
     a = all_batches(fd.load("tfrecord", data_dir=str(out), **kw))[1]
     b = all_batches(fd.load("tfrecord", data_dir=str(out), **kw))[1]
     assert a.tolist() == b.tolist() and sorted(a.tolist()) == [0] * 4 + [1] * 4 + [2] * 4
-    bal = fd.load(str(out), image_size=8, batch_size=12, balanced=True, seed=0)
+    bal = fd.load(str(out), image_size=8, batch_size=12, sampler="balanced", seed=0)
     assert next(iter(bal))[0].shape[1:] == (8, 8, 3)
