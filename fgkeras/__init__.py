@@ -11,7 +11,7 @@ Importing the package registers every model, layer and loss, so a saved
 """
 
 from fgkeras import data, layers, losses, models
-from fgkeras.evaluation import evaluate, evaluate_run
+from fgkeras.evaluation import evaluate, evaluate_few_shot, evaluate_run
 from fgkeras.inference import explain, predict
 from fgkeras.models import build, list_backbones, list_models, model_card, register_model
 from fgkeras.serving import export
@@ -23,6 +23,7 @@ __all__ = [
     "build",
     "data",
     "evaluate",
+    "evaluate_few_shot",
     "evaluate_run",
     "explain",
     "export",

@@ -26,6 +26,12 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--out-dir", dest="out_dir", help="default: RUN_DIR/eval-<split>-<checkpoint>"
     )
+    parser.add_argument(
+        "--retrieval",
+        action="store_true",
+        help="also score the model's embeddings: Recall@K, MAP@R, R-precision, k-NN "
+        "accuracy, and draw embedding_projection.png",
+    )
     parser.add_argument("--json", action="store_true", help="print all metrics as JSON")
     parser.set_defaults(func=run)
 
@@ -55,6 +61,9 @@ def format_report(metrics, num_pairs=5) -> str:
         f"top-{metrics['top_k']:<2d}           {metrics['top_k_accuracy']:.1%}",
         f"mean per class   {metrics['mean_per_class_accuracy']:.1%}",
     ]
+    retrieval = metrics.get("retrieval")
+    if retrieval:
+        lines.append(format_retrieval(retrieval))
     pairs = metrics["most_confused"][:num_pairs]
     if pairs:
         lines.append("most-confused pairs (true -> predicted: count, share of the true class)")
@@ -71,6 +80,32 @@ def format_report(metrics, num_pairs=5) -> str:
         names = ", ".join(os.path.basename(path) for path in files.values())
         lines.append(f"written to       {folder}/ ({names})")
     return "\n".join(lines)
+
+
+def format_retrieval(retrieval) -> str:
+    """The retrieval lines of the report.
+
+    >>> print(format_retrieval({"recall_at_1": 0.5, "recall_at_4": 0.75, "map_at_r": 0.25,
+    ...     "r_precision": 0.375, "knn_accuracy": 0.5, "knn_k": 5, "num_queries": 8,
+    ...     "num_skipped": 0}))
+    retrieval        Recall@1 50.0%  Recall@4 75.0%
+                     MAP@R 25.0%  R-precision 37.5%  5-NN 50.0%  (8 queries)
+    """
+    recalls = [
+        f"Recall@{key[len('recall_at_') :]} {value:.1%}"
+        for key, value in retrieval.items()
+        if key.startswith("recall_at_")
+    ]
+    skipped = retrieval.get("num_skipped", 0)
+    queries = f"{retrieval['num_queries']} queries" + (
+        f", {skipped} alone in their class skipped" if skipped else ""
+    )
+    return (
+        f"retrieval        {'  '.join(recalls)}\n"
+        f"                 MAP@R {retrieval['map_at_r']:.1%}  "
+        f"R-precision {retrieval['r_precision']:.1%}  "
+        f"{retrieval['knn_k']}-NN {retrieval['knn_accuracy']:.1%}  ({queries})"
+    )
 
 
 def run(args) -> int:

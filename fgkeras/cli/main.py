@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "data",
     "train",
     "evaluate",
+    "fewshot",
     "predict",
     "export",
     "explain",

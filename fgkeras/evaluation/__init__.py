@@ -1,10 +1,21 @@
 """Evaluation: metrics, reports and figures of a model on a dataset or a run.
 
 Modules: `metrics` (pure NumPy classification metrics), `evaluator`
-(`evaluate`, `evaluate_run`, reports), `plots` (confusion matrix, per-class
-accuracy, training curves).
+(`evaluate`, `evaluate_run`, reports), `retrieval` (Recall@K, MAP@R of
+embeddings; `embed_dataset`), `few_shot` (N-way K-shot episodes with
+prototypes), `plots` (confusion matrix, per-class accuracy, training curves,
+embedding projection).
 """
 
 from fgkeras.evaluation.evaluator import evaluate, evaluate_run
+from fgkeras.evaluation.few_shot import evaluate_few_shot, few_shot_episodes
+from fgkeras.evaluation.retrieval import embed_dataset, retrieval_metrics
 
-__all__ = ["evaluate", "evaluate_run"]
+__all__ = [
+    "embed_dataset",
+    "evaluate",
+    "evaluate_few_shot",
+    "evaluate_run",
+    "few_shot_episodes",
+    "retrieval_metrics",
+]

@@ -6,7 +6,8 @@ Three layers, each usable on its own:
   metrics dict; pure, no TensorFlow, so it is exact and easy to test.
 - `evaluate` runs a model over a batched ``(images, labels)`` dataset and, with
   ``out_dir``, writes ``metrics.json``, ``predictions.npz`` and the figures of
-  `fgkeras.evaluation.plots`.
+  `fgkeras.evaluation.plots`; with ``retrieval=True`` it also scores the
+  model's embeddings with `fgkeras.evaluation.retrieval.retrieval_metrics`.
 - `evaluate_run` re-creates the evaluation split of a training run directory
   from its ``config.json`` and evaluates its final or best model.
 
@@ -24,8 +25,10 @@ import warnings
 import numpy as np
 
 from fgkeras.evaluation.metrics import metrics_from_predictions, most_confused_pairs
+from fgkeras.evaluation.retrieval import embedding_model, retrieval_metrics
 
 __all__ = [
+    "collect_outputs",
     "evaluate",
     "evaluate_run",
     "metrics_from_predictions",
@@ -52,7 +55,34 @@ def predict_dataset(model, dataset):
     >>> labels.tolist(), scores.argmax(axis=1).tolist()
     ([0, 0], [0, 1])
     """
-    all_labels, all_scores = [], []
+    labels, outputs = collect_outputs(model, dataset)
+    if len(outputs) != 1:
+        raise ValueError(
+            f"evaluate needs a model with one output, the [B, C] scores. "
+            f"Received a model with {len(outputs)} outputs."
+        )
+    return labels, outputs[0]
+
+
+def collect_outputs(model, dataset):
+    """Labels and every output of ``model`` over a batched ``(inputs, labels, ...)`` dataset.
+
+    The model is called directly with ``training=False``; one-hot labels
+    become class indices.
+
+    Returns:
+        ``(labels int32 [N], [output float32 [N, ...], ...])``: one array per
+        model output, in the model's output order.
+
+    >>> import keras, tensorflow as tf
+    >>> x = keras.Input((2,))
+    >>> model = keras.Model(x, [x, 2 * x])
+    >>> ds = tf.data.Dataset.from_tensor_slices(([[1., 0.], [0., 1.]], [0, 1])).batch(1)
+    >>> labels, (a, b) = collect_outputs(model, ds)
+    >>> labels.tolist(), b.tolist()
+    ([0, 1], [[2.0, 0.0], [0.0, 2.0]])
+    """
+    all_labels, all_outputs = [], []
     for element in dataset:
         if not isinstance(element, tuple | list) or len(element) < 2:
             raise ValueError(
@@ -62,18 +92,22 @@ def predict_dataset(model, dataset):
         inputs, labels = element[0], element[1]
         # A direct call, not predict_on_batch: under a tf.distribute strategy the
         # latter splits and re-gathers the batch, returning replicas x the rows.
-        scores = model(inputs, training=False)
+        outputs = model(inputs, training=False)
+        outputs = list(outputs) if isinstance(outputs, tuple | list) else [outputs]
         labels = np.asarray(labels)
         if labels.ndim == 2 and labels.shape[1] > 1:  # one-hot labels
             labels = labels.argmax(axis=1)
-        all_scores.append(np.asarray(scores, np.float32))
+        all_outputs.append([np.asarray(output, np.float32) for output in outputs])
         all_labels.append(labels.reshape(-1).astype(np.int32))
-    if not all_scores:
+    if not all_outputs:
         raise ValueError("The evaluation dataset is empty: no batches to evaluate.")
-    return np.concatenate(all_labels), np.concatenate(all_scores)
+    columns = [np.concatenate(column) for column in zip(*all_outputs)]
+    return np.concatenate(all_labels), columns
 
 
-def evaluate(model, dataset, class_names=None, out_dir=None, top_k=5, history_csv=None) -> dict:
+def evaluate(
+    model, dataset, class_names=None, out_dir=None, top_k=5, history_csv=None, retrieval=False
+) -> dict:
     """Evaluate a model on a dataset; optionally write the report files.
 
     Args:
@@ -86,10 +120,18 @@ def evaluate(model, dataset, class_names=None, out_dir=None, top_k=5, history_cs
         top_k: the k of top-k accuracy. Defaults to 5.
         history_csv: a Keras ``CSVLogger`` file to plot as training curves
             (only with ``out_dir``). Defaults to None.
+        retrieval: also compute the retrieval metrics of the model's
+            embeddings (its "embedding" or else "pooler" layer, in the same
+            pass as the predictions) under ``"retrieval"`` (see
+            `fgkeras.evaluation.retrieval.retrieval_metrics`); with ``out_dir``
+            the embeddings go into ``predictions.npz`` and a 2-D projection
+            into ``embedding_projection.png``. Needs a functional Keras model.
+            Defaults to False.
 
     Returns:
-        The dict of `metrics_from_predictions`, plus ``files`` (name to path
-        of each file written) when ``out_dir`` is given.
+        The dict of `metrics_from_predictions`, plus ``retrieval`` when asked
+        and ``files`` (name to path of each file written) when ``out_dir`` is
+        given.
 
     >>> import keras, tensorflow as tf
     >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Identity()])
@@ -100,15 +142,43 @@ def evaluate(model, dataset, class_names=None, out_dir=None, top_k=5, history_cs
     """
     if class_names is None:
         class_names = getattr(dataset, "class_names", None)
-    labels, scores = predict_dataset(model, dataset)
+    embeddings = None
+    if retrieval:
+        two_outputs = _with_embeddings(model)
+        labels, (scores, embeddings) = collect_outputs(two_outputs, dataset)
+        embeddings = embeddings.reshape(len(embeddings), -1)
+    else:
+        labels, scores = predict_dataset(model, dataset)
     metrics = metrics_from_predictions(labels, scores, class_names, top_k=top_k)
+    if retrieval:
+        metrics["retrieval"] = retrieval_metrics(embeddings, labels)
     if out_dir is not None:
-        metrics["files"] = write_report(metrics, out_dir, labels, scores, history_csv)
+        metrics["files"] = write_report(
+            metrics, out_dir, labels, scores, history_csv, embeddings=embeddings
+        )
     return metrics
 
 
-def write_report(metrics, out_dir, labels=None, scores=None, history_csv=None) -> dict:
+def _with_embeddings(model):
+    """One `keras.Model` returning ``[scores, embeddings]``: a single pass for both."""
+    import keras
+
+    embed = embedding_model(model)  # checks the model has inputs and an embedding layer
+    if len(model.outputs) != 1:
+        raise ValueError(
+            f"evaluate(retrieval=True) needs a model with one output (the logits). "
+            f"Received a model with {len(model.outputs)} outputs."
+        )
+    return keras.Model(model.inputs, [model.outputs[0], embed.outputs[0]])
+
+
+def write_report(
+    metrics, out_dir, labels=None, scores=None, history_csv=None, embeddings=None
+) -> dict:
     """Write ``metrics.json``, figures and (given arrays) ``predictions.npz``.
+
+    ``embeddings`` (``[N, D]``, with ``labels``) are saved in
+    ``predictions.npz`` and drawn in ``embedding_projection.png``.
 
     Returns:
         Dict of what was written: ``{"metrics": path, "confusion_matrix": path, ...}``.
@@ -124,11 +194,18 @@ def write_report(metrics, out_dir, labels=None, scores=None, history_csv=None) -
     files = {}
     if labels is not None and scores is not None:
         files["predictions"] = os.path.join(out_dir, PREDICTIONS_FILE)
-        np.savez_compressed(files["predictions"], labels=labels, scores=scores)
+        arrays = {"labels": labels, "scores": scores}
+        if embeddings is not None:
+            arrays["embeddings"] = embeddings
+        np.savez_compressed(files["predictions"], **arrays)
     files["confusion_matrix"] = plots.plot_confusion_matrix(
         metrics["confusion_matrix"], metrics["class_names"], out_dir
     )
     files["per_class_accuracy"] = plots.plot_per_class_accuracy(metrics["per_class"], out_dir)
+    if embeddings is not None and labels is not None:
+        files["embedding_projection"] = plots.plot_embedding_projection(
+            embeddings, labels, metrics["class_names"], out_dir
+        )
     if history_csv is not None:
         try:
             files["training_curves"] = plots.plot_training_curves(history_csv, out_dir)
@@ -161,7 +238,13 @@ def metrics_to_json(metrics) -> str:
 
 
 def evaluate_run(
-    run_dir, split=None, checkpoint="final", top_k=5, batch_size=None, out_dir=None
+    run_dir,
+    split=None,
+    checkpoint="final",
+    top_k=5,
+    batch_size=None,
+    out_dir=None,
+    retrieval=False,
 ) -> dict:
     """Evaluate a training run directory on a split of its data source.
 
@@ -179,6 +262,8 @@ def evaluate_run(
         top_k: the k of top-k accuracy. Defaults to 5.
         batch_size: None uses the run's batch size. Defaults to None.
         out_dir: None writes to ``RUN_DIR/eval-<split>-<checkpoint>``. Defaults to None.
+        retrieval: add the retrieval metrics of the model's embeddings and
+            their projection plot (see `evaluate`). Defaults to False.
 
     Returns:
         The metrics dict of `evaluate`, plus ``run_dir``, ``split``,
@@ -222,6 +307,7 @@ def evaluate_run(
         out_dir=out_dir,
         top_k=top_k,
         history_csv=history if os.path.isfile(history) else None,
+        retrieval=retrieval,
     )
     info = {"run_dir": os.fspath(run_dir), "split": split, "checkpoint": checkpoint}
     return {**info, "model_path": model_path, **metrics}

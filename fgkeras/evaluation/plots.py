@@ -1,4 +1,5 @@
-"""Figures of an evaluation: confusion matrix, per-class accuracy, training curves.
+"""Figures of an evaluation: confusion matrix, per-class accuracy, training curves,
+and a 2-D projection of the embeddings.
 
 Each function draws on its own `matplotlib.figure.Figure` (no pyplot, no global
 backend switch, safe in threads and notebooks) and saves a PNG.
@@ -21,7 +22,11 @@ FILE_NAMES = {
     "confusion_matrix": "confusion_matrix.png",
     "per_class_accuracy": "per_class_accuracy.png",
     "training_curves": "training_curves.png",
+    "embedding_projection": "embedding_projection.png",
 }
+MAX_LEGEND_CLASSES = 20
+MAX_PROJECTED_POINTS = 2000
+PROJECTION_METHODS = ("auto", "pca", "tsne")
 
 
 def plot_confusion_matrix(confusion, class_names=None, path=".", title=None) -> str:
@@ -195,6 +200,118 @@ def plot_training_curves(history_csv, path=".") -> str:
         if "learning_rate" not in metric and metric != "lr":
             ax.legend()
     return _save(fig, path, "training_curves")
+
+
+def plot_embedding_projection(
+    embeddings, labels, class_names=None, path=".", method="auto", max_points=None, seed=0
+) -> str:
+    """Save a 2-D projection of embeddings as a scatter plot coloured by class.
+
+    Well-separated, compact colour clusters mean the embedding groups images
+    of one class together: what retrieval and few-shot recognition rely on.
+    ``"pca"`` projects on the two principal axes (NumPy SVD; distances along
+    them are faithful, clusters may overlap); ``"tsne"`` (needs scikit-learn,
+    an optional dependency) keeps neighbourhoods, so clusters separate, but
+    distances between clusters mean little. ``"auto"`` takes t-SNE when
+    scikit-learn is installed, else PCA.
+
+    Args:
+        embeddings: float array ``[N, D]``.
+        labels: ``N`` int class indices.
+        class_names: names for the legend (drawn up to `MAX_LEGEND_CLASSES`
+            classes). Defaults to None.
+        path: a ``.png`` file, or a folder to write ``embedding_projection.png``
+            into. Defaults to ".".
+        method: ``"auto"``, ``"pca"`` or ``"tsne"``. Defaults to "auto".
+        max_points: draw a random subset of at most this many points (t-SNE
+            is slow and a crowded plot says little). None means
+            `MAX_PROJECTED_POINTS`. Defaults to None.
+        seed: seed of the subset and of t-SNE. Defaults to 0.
+
+    Returns:
+        The path written.
+
+    >>> import tempfile
+    >>> rng = np.random.default_rng(0)
+    >>> emb = np.concatenate([rng.normal(0, 1, (20, 8)), rng.normal(5, 1, (20, 8))])
+    >>> out = plot_embedding_projection(emb, [0] * 20 + [1] * 20, ["a", "b"],
+    ...                                 tempfile.mkdtemp(), method="pca")
+    >>> os.path.basename(out)
+    'embedding_projection.png'
+    """
+    from matplotlib.figure import Figure
+
+    x = np.asarray(embeddings, np.float64)
+    labels = np.asarray(labels).reshape(-1)
+    if x.ndim != 2 or len(x) != len(labels) or len(x) == 0:
+        raise ValueError(
+            "plot_embedding_projection needs embeddings [N, D] and N labels, N >= 1. "
+            f"Received: embeddings.shape={x.shape}, labels.shape={labels.shape}"
+        )
+    if method not in PROJECTION_METHODS:
+        raise ValueError(f"`method` must be one of {PROJECTION_METHODS}. Received: {method!r}")
+    total = len(x)
+    max_points = MAX_PROJECTED_POINTS if max_points is None else int(max_points)
+    if total > max_points:
+        keep = np.sort(np.random.default_rng(seed).choice(total, max_points, replace=False))
+        x, labels = x[keep], labels[keep]
+    points, method_name = _project(x, method, seed)
+
+    classes = np.unique(labels)
+    names = list(class_names) if class_names is not None else None
+    fig = Figure(figsize=(8.5 if len(classes) <= MAX_LEGEND_CLASSES else 7.0, 6.5))
+    ax = fig.add_subplot()
+    cmap = _class_colours(len(classes))
+    for n, label in enumerate(classes):
+        mask = labels == label
+        name = names[int(label)] if names is not None and 0 <= int(label) < len(names) else label
+        ax.scatter(points[mask, 0], points[mask, 1], s=12, alpha=0.75, color=cmap(n),
+                   label=_short(name), linewidths=0)  # fmt: skip
+    if len(classes) <= MAX_LEGEND_CLASSES:
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False,
+                  markerscale=1.5)  # fmt: skip
+    shown = f"{len(x)} of {total}" if len(x) < total else f"{total}"
+    ax.set_title(f"Embeddings, {method_name} ({shown} points, {len(classes)} classes)")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return _save(fig, path, "embedding_projection")
+
+
+def _project(x, method, seed):
+    """2-D coordinates of ``x`` and the method's name for the title."""
+    if method in ("auto", "tsne"):
+        try:
+            from sklearn.manifold import TSNE
+        except ImportError as error:
+            if method == "tsne":
+                raise ValueError(
+                    "method='tsne' needs scikit-learn (pip install scikit-learn); "
+                    "or use method='pca'."
+                ) from error
+        else:
+            if len(x) > 4:
+                perplexity = min(30.0, (len(x) - 1) / 3.0)
+                tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
+                return tsne.fit_transform(x), "t-SNE"
+    centred = x - x.mean(axis=0)
+    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
+    points = centred @ vt[:2].T
+    if points.shape[1] < 2:  # 1-D embeddings: a line
+        points = np.pad(points, ((0, 0), (0, 2 - points.shape[1])))
+    variance = singular**2
+    share = variance[:2].sum() / variance.sum() if variance.sum() > 0 else 1.0
+    return points, f"PCA ({share:.0%} of variance)"
+
+
+def _class_colours(num_classes):
+    from matplotlib import colormaps
+
+    if num_classes <= 10:
+        return colormaps["tab10"]
+    if num_classes <= 20:
+        return colormaps["tab20"]
+    turbo = colormaps["turbo"]
+    return lambda n: turbo(n / max(num_classes - 1, 1))
 
 
 def _save(fig, path, kind) -> str:
