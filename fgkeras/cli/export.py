@@ -1,9 +1,13 @@
 """`fgkeras export`: a training run (or a .keras file) to a TF Serving version.
 
     fgkeras export runs/bcnn --to saved_models/bcnn --verify --tflite float16 int8
+    fgkeras export runs/bcnn --gallery gallery/ --gallery-mode all   # + `nearest` signature
 
 Every flag maps to an argument of `fgkeras.serving.export`; unset flags keep
-that function's defaults.
+that function's defaults. ``--gallery``, ``--gallery-mode`` and
+``--gallery-split`` map to `fgkeras.serving.gallery.build_gallery`'s
+``source``, ``mode`` and ``split``; the gallery is embedded at the export's
+``resize_size``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import os
 import warnings
 
+from fgkeras.serving.gallery import MODES as GALLERY_MODES
 from fgkeras.serving.tflite import VARIANTS
 
 
@@ -82,6 +87,25 @@ def add_parser(subparsers) -> None:
         "--no-warmup", dest="warmup", action="store_false", help="skip the TF Serving warmup file"
     )
     parser.add_argument(
+        "--gallery",
+        metavar="DIR_OR_SOURCE",
+        help="labelled images (DIR/<class>/<image>, or any data source) embedded into the "
+        "SavedModel for a 'nearest' signature; new classes need no training",
+    )
+    parser.add_argument(
+        "--gallery-mode",
+        dest="gallery_mode",
+        choices=GALLERY_MODES,
+        help="'prototypes': one mean embedding per class; 'all': every image, a class as near "
+        "as its nearest image (default: prototypes)",
+    )
+    parser.add_argument(
+        "--gallery-split",
+        dest="gallery_split",
+        metavar="SPLIT",
+        help="split of the gallery source (default: train, which a plain folder is)",
+    )
+    parser.add_argument(
         "--max-pixels",
         dest="max_pixels",
         type=int,
@@ -100,7 +124,10 @@ def run(args) -> int:
     from fgkeras.serving.verify import format_signatures
     from fgkeras.serving.versions import check_export_dir
 
-    kwargs = function_kwargs(args, "source", "class_names", "calibration_images")
+    kwargs = function_kwargs(
+        args, "source", "class_names", "calibration_images", "gallery_mode", "gallery_split"
+    )
+    _check_gallery_flags(args)
     if "export_dir" in kwargs:  # refused before any work: nothing is loaded or written
         check_export_dir(kwargs["export_dir"])
     model, run_config, run_names = load_source(args.source)
@@ -119,8 +146,17 @@ def run(args) -> int:
         kwargs["sample_images"] = read_image_files(kwargs["sample_images"])
     if kwargs.get("tflite"):
         kwargs["representative_data"] = _calibration(args, model, run_config, kwargs)
+    if "gallery" in kwargs:
+        kwargs["gallery"] = _gallery(args, model, kwargs.get("resize_size"))
     path = export(model, class_names=class_names, **kwargs)
     print(f"Exported {args.source} -> {path}")
+    if "gallery" in kwargs:
+        summary = kwargs["gallery"].summary()
+        print(
+            f"Gallery ({summary['mode']}): {summary['num_classes']} classes, "
+            f"{summary['num_images']} images -> signature 'nearest', "
+            "assets/gallery_class_names.txt"
+        )
     report = read_report(path)
     if "verification" in report:
         verification = report["verification"]
@@ -145,6 +181,39 @@ def run(args) -> int:
             f"{parity['latency_ms']:.2f} ms/image"
         )
     return 0
+
+
+def _check_gallery_flags(args):
+    """--gallery-mode and --gallery-split without --gallery are a mistake, said before any work."""
+    extra = [
+        flag
+        for flag, dest in (("--gallery-mode", "gallery_mode"), ("--gallery-split", "gallery_split"))
+        if hasattr(args, dest)
+    ]
+    if extra and not hasattr(args, "gallery"):
+        verb = "need" if len(extra) > 1 else "needs"
+        raise ValueError(f"{' and '.join(extra)} {verb} --gallery DIR_OR_SOURCE.")
+    source = getattr(args, "gallery", None)
+    if source is not None and not os.path.exists(source):
+        from fgkeras.data import list_sources
+
+        if source not in list_sources():
+            raise FileNotFoundError(
+                f"Gallery not found: {source!r}. Pass a folder of class subfolders "
+                "(DIR/<class name>/<image files>) or a data source name."
+            )
+
+
+def _gallery(args, model, resize_size):
+    """The `Gallery` of --gallery, embedded with ``model`` at the export's ``resize_size``."""
+    from fgkeras.serving.gallery import build_gallery
+
+    options = {"resize_size": resize_size} if resize_size is not None else {}
+    if hasattr(args, "gallery_split"):
+        options["split"] = args.gallery_split
+    return build_gallery(
+        model, args.gallery, mode=getattr(args, "gallery_mode", "prototypes"), **options
+    )
 
 
 def load_source(source) -> tuple:

@@ -1,4 +1,8 @@
-"""`fgkeras predict MODEL IMAGE...`: the command-line face of `fgkeras.predict`."""
+"""`fgkeras predict MODEL IMAGE...`: the command-line face of `fgkeras.predict`.
+
+fgkeras predict saved_models/bcnn photos/                        # the classifier
+fgkeras predict saved_models/bcnn photos/ --signature nearest    # the exported gallery
+"""
 
 import argparse
 import json
@@ -24,12 +28,21 @@ def add_parser(subparsers) -> None:
         type=int,
         help="shorter side before the centre crop (default: the run's, else none)",
     )
+    parser.add_argument(
+        "--signature",
+        metavar="NAME",
+        help="SavedModel signature to run: 'nearest' ranks the classes of the gallery exported "
+        "with the model (fgkeras export --gallery) by cosine distance (default: the classifier)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=run)
 
 
 def format_table(results) -> str:
     """A plain-text table: one row per class and file, errors on their own row.
+
+    The last column is the ``score``, or the ``distance`` for nearest gallery
+    classes (``--signature nearest``).
 
     >>> ant, bee = {"label": "ant", "score": 0.9}, {"label": "bee", "score": 0.1}
     >>> rows = [{"path": "a.png", "error": None, "predictions": [ant, bee]},
@@ -39,14 +52,20 @@ def format_table(results) -> str:
     a.png  1     ant    0.9000
            2     bee    0.1000
     b.png  error: not an image file
+    >>> print(format_table([{"path": "c.png", "error": None,
+    ...                      "predictions": [{"label": "wren", "distance": 0.0312}]}]))
+    file   rank  label  distance
+    c.png  1     wren   0.0312
     """
-    rows = [("file", "rank", "label", "score")]
+    predictions = [p for result in results for p in result["predictions"]]
+    column = "distance" if predictions and "distance" in predictions[0] else "score"
+    rows = [("file", "rank", "label", column)]
     for result in results:
         if result["error"]:
             rows.append((result["path"], f"error: {result['error']}"))
         for rank, p in enumerate(result["predictions"], 1):
             path = result["path"] if rank == 1 else ""
-            rows.append((path, str(rank), p["label"], f"{p['score']:.4f}"))
+            rows.append((path, str(rank), p["label"], f"{p[column]:.4f}"))
     widths = [max(len(row[0]) for row in rows)]
     widths += [max(len(row[i]) for row in rows if len(row) == 4) for i in (1, 2)]
     lines = []

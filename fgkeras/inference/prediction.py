@@ -5,9 +5,10 @@ exported SavedModel version folder, or a TF Serving base path (the highest
 integer version is used). `predict` reads image files or folders, decodes and
 resizes them exactly as the evaluation pipeline does (`fgkeras.inference.images`,
 built on `fgkeras.data.transforms`), and returns, per file, the ``top_k``
-classes with softmax probabilities. A file that cannot be read, or whose
-header declares more pixels than the limit, gets an ``error`` entry; the
-other files go on.
+classes with softmax probabilities, or, with ``signature="nearest"`` on a
+SavedModel exported with a gallery, the nearest gallery classes with their
+cosine distances. A file that cannot be read, or whose header declares more
+pixels than the limit, gets an ``error`` entry; the other files go on.
 """
 
 from __future__ import annotations
@@ -61,24 +62,38 @@ def list_image_files(inputs) -> list[str]:
 
 
 def predict(
-    model, inputs, top_k=5, class_names=None, batch_size=32, resize_size=None, max_pixels=None
+    model,
+    inputs,
+    top_k=5,
+    class_names=None,
+    batch_size=32,
+    resize_size=None,
+    max_pixels=None,
+    signature=None,
 ) -> list[dict]:
-    """Top-k classes with probabilities for each image file.
+    """Top-k classes with probabilities (or nearest gallery classes) for each image file.
 
     Args:
         model: a `Predictor`, a `keras.Model` or a path (see `load_predictor`).
         inputs: image file paths and/or folders (searched recursively).
         top_k: classes per image, clipped to the number of classes. Defaults to 5.
-        class_names: override the model's class names. Defaults to None.
+        class_names: override the model's (classifier's) class names. Defaults to None.
         batch_size: images per model call. Defaults to 32.
         resize_size: see `load_predictor`. Defaults to None.
         max_pixels: files whose header declares more pixels (width × height)
             get an error and are never decoded; None takes
             ``$FGKERAS_MAX_IMAGE_PIXELS`` or 89,478,485. Defaults to None.
+        signature: for a SavedModel path, the signature to run: None the
+            classifier; "nearest" the gallery exported with the model
+            (``fgkeras export --gallery``), whose classes and names are its
+            own and may include classes the classifier never saw. Defaults
+            to None.
 
     Returns:
         One dict per file, in input order: ``{"path", "predictions": [{"label",
-        "index", "score"}, ...], "error": None}``, or with ``"predictions": []``
+        "index", "score"}, ...], "error": None}`` (with "nearest": ``{"label",
+        "index", "distance"}``, nearest first, ``distance`` = 1 - cosine
+        similarity, at most the export's top-k), or with ``"predictions": []``
         and ``"error"`` saying why the file could not be read (for too large
         an image: ``"image too large: its header declares WxH = N pixels,
         more than the limit of L (...)"``).
@@ -97,7 +112,12 @@ def predict(
     check_int("batch_size", batch_size)
     predictor = model
     if not isinstance(model, Predictor):
-        predictor = load_predictor(model, class_names, resize_size)
+        predictor = load_predictor(model, class_names, resize_size, signature)
+    elif signature is not None:
+        raise ValueError(
+            "signature= selects what to load; this model is already a Predictor. Pass "
+            "signature= to load_predictor(path, signature=...) instead."
+        )
     paths = list_image_files(inputs)
     results = {path: {"path": path, "predictions": [], "error": None} for path in paths}
     good = _check_files(paths, results, max_pixels)
@@ -110,7 +130,11 @@ def predict(
         scored += zip([path for path, _ in chunk], scores)
     names = class_names or predictor.class_names  # SavedModels may learn them while scoring
     for path, scores in scored:
-        if scores is not None:
+        if scores is None:
+            continue
+        if predictor.task == "nearest":  # already ranked by the signature, with its names
+            results[path]["predictions"] = list(scores[:top_k])
+        else:
             results[path]["predictions"] = top_predictions(scores, names, top_k)
     return [results[path] for path in paths]
 
@@ -194,7 +218,8 @@ def _prepare(predictor, path, decoder, max_pixels):
 def _call(predictor, inputs):
     import tensorflow as tf
 
-    return np.asarray(predictor.fn(tf.stack(inputs)), np.float64)
+    out = predictor.fn(tf.stack(inputs))
+    return out if predictor.task == "nearest" else np.asarray(out, np.float64)
 
 
 def _to_probabilities(scores):

@@ -4,7 +4,10 @@ A run directory, a ``.keras`` file, an exported SavedModel version folder or
 a TF Serving base path (highest integer version). SavedModel signatures are
 detected generically: one taking encoded image bytes (tf.string ``[N]``) is
 preferred, else one taking float pixels ``[N, H, W, 3]``; scores come from
-its ``probabilities`` (or ``logits``, ...) output.
+its ``probabilities`` (or ``logits``, ...) output. ``signature="nearest"``
+picks instead the gallery signature of a SavedModel exported with a gallery
+(``fgkeras export --gallery``): the nearest gallery classes and their cosine
+distances, names from the signature (``assets/gallery_class_names.txt``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import os
 from fgkeras.training.run_dir import RunDirectory, load_keras_model
 
 SCORE_KEYS = ("probabilities", "probs", "scores", "logits", "predictions")
+NEAREST_KEYS = ("nearest_names", "nearest_distances")
 NAME_FILES = ("class_names.json", "class_names.txt", "labels.txt")
+GALLERY_NAME_FILES = ("gallery_class_names.json", "gallery_class_names.txt")
 
 
 @dataclasses.dataclass
@@ -32,6 +37,11 @@ class Predictor:
         class_names: names of the classes, or None.
         resize_size: the run's ``resize_size`` (shorter side before the centre
             crop), or None.
+        task: ``"classify"`` (``fn`` returns scores ``[N, C]``) or
+            ``"nearest"`` (``fn`` returns, per image, a list of
+            ``{"label", "index", "distance"}``, nearest first).
+        gallery_class_names: the class names of the SavedModel's gallery, or None.
+        saved_model: the loaded SavedModel, kept alive while ``fn`` is used.
     """
 
     path: str
@@ -40,9 +50,12 @@ class Predictor:
     image_size: tuple | None = None
     class_names: list | None = None
     resize_size: int | None = None
+    task: str = "classify"
+    gallery_class_names: list | None = None
+    saved_model: object = None
 
 
-def load_predictor(model, class_names=None, resize_size=None) -> Predictor:
+def load_predictor(model, class_names=None, resize_size=None, signature=None) -> Predictor:
     """Load a model for prediction from a path, or wrap a `keras.Model`.
 
     Args:
@@ -54,6 +67,9 @@ def load_predictor(model, class_names=None, resize_size=None) -> Predictor:
             the SavedModel when available. Defaults to None.
         resize_size: shorter side before the centre crop; None takes the
             run's when loading a run directory. Defaults to None.
+        signature: the SavedModel signature to run: None picks the classifier
+            (see the module docstring); "nearest" the gallery signature.
+            SavedModels only. Defaults to None.
 
     >>> import keras
     >>> net = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
@@ -63,6 +79,7 @@ def load_predictor(model, class_names=None, resize_size=None) -> Predictor:
     ('keras', (8, 8))
     """
     if not isinstance(model, str | os.PathLike):
+        _no_signature(signature, "<keras.Model>")
         return _keras_predictor(model, "<keras.Model>", class_names, resize_size)
     path = os.fspath(model)
     if not os.path.exists(path):
@@ -73,14 +90,25 @@ def load_predictor(model, class_names=None, resize_size=None) -> Predictor:
     if os.path.isfile(path):
         if not path.endswith(".keras"):
             raise ValueError(f"Expected a .keras file or a folder. Received: {path!r}")
+        _no_signature(signature, path)
         names = class_names or _read_names(os.path.dirname(path))
         return _keras_predictor(load_keras_model(path), path, names, resize_size)
     if os.path.isfile(os.path.join(path, "model.keras")):
+        _no_signature(signature, path)
         run = RunDirectory(path)
         names = class_names or run.class_names
         size = resize_size if resize_size is not None else run.config.get("resize_size")
         return _keras_predictor(run.load_model("final"), path, names, size)
-    return _saved_model_predictor(_saved_model_dir(path), class_names, resize_size)
+    return _saved_model_predictor(_saved_model_dir(path), class_names, resize_size, signature)
+
+
+def _no_signature(signature, path):
+    if signature is not None:
+        raise ValueError(
+            f"signature={signature!r} selects a signature of an exported SavedModel, and "
+            f"{path!r} is a Keras model. Export it (for 'nearest': fgkeras export RUN "
+            "--gallery DIR) and predict with the SavedModel folder."
+        )
 
 
 def _keras_predictor(model, path, class_names, resize_size):
@@ -108,15 +136,23 @@ def _saved_model_dir(path):
     return os.path.join(path, str(versions[-1]))
 
 
-def _saved_model_predictor(path, class_names, resize_size):
+def _saved_model_predictor(path, class_names, resize_size, signature=None):
     import tensorflow as tf
 
     loaded = tf.saved_model.load(path)
-    kind, name, fn = _pick_signature(loaded.signatures, path)
+    if signature is None:
+        kind, name, fn = _pick_signature(loaded.signatures, path)
+    else:
+        kind, name, fn = _named_signature(loaded.signatures, signature, path)
     spec = fn.structured_input_signature[1][name]
     size = tuple(spec.shape[1:3]) if spec.shape.rank == 4 and None not in spec.shape[1:3] else None
     names = class_names or _read_names(path) or _read_names(os.path.dirname(path))
-    predictor = Predictor(path, kind, None, size, names, resize_size)
+    predictor = Predictor(path, kind, None, size, names, resize_size, saved_model=loaded)
+    predictor.gallery_class_names = _read_names(path, GALLERY_NAME_FILES)
+    if all(key in fn.structured_outputs for key in NEAREST_KEYS):
+        predictor.task = "nearest"
+        predictor.fn = lambda batch: _nearest_rows(fn(**{name: batch}))
+        return predictor
 
     learned = {}  # index -> name, from signatures returning top-k names
 
@@ -158,6 +194,56 @@ def _pick_signature(signatures, path):
     return kind, name, signatures[key]
 
 
+def _named_signature(signatures, signature, path):
+    """``(kind, input name, function)`` of the signature called ``signature``."""
+    import tensorflow as tf
+
+    if signature not in signatures:
+        hint = (
+            " It was exported without a gallery: re-export it with "
+            "`fgkeras export RUN --gallery DIR` (or fgkeras.export(..., gallery=...))."
+            if signature == "nearest"
+            else ""
+        )
+        raise ValueError(
+            f"SavedModel {path!r} has no signature {signature!r}.{hint} "
+            f"Signatures: {sorted(signatures)}"
+        )
+    fn = signatures[signature]
+    inputs = fn.structured_input_signature[1]
+    outputs = fn.structured_outputs
+    usable = any(k in outputs for k in SCORE_KEYS) or all(k in outputs for k in NEAREST_KEYS)
+    if len(inputs) == 1 and usable:
+        ((name, spec),) = inputs.items()
+        if spec.dtype == tf.string and spec.shape.rank == 1:
+            return "savedmodel-bytes", name, fn
+        if spec.dtype.is_floating and spec.shape.rank == 4:
+            return "savedmodel-pixels", name, fn
+    raise ValueError(
+        f"Signature {signature!r} of {path!r} does not take one image input (bytes [N] or "
+        f"pixels [N, H, W, 3]) and return scores or nearest classes: inputs "
+        f"{sorted(inputs)}, outputs {sorted(outputs)}."
+    )
+
+
+def _nearest_rows(outputs):
+    """The ``nearest`` signature's outputs as, per image, ``[{"label", "index", "distance"}]``."""
+    names = outputs["nearest_names"].numpy()
+    distances = outputs["nearest_distances"].numpy()
+    indices = outputs["nearest_indices"].numpy() if "nearest_indices" in outputs else None
+    return [
+        [
+            {
+                "label": names[i, j].decode("utf-8"),
+                "index": int(indices[i, j]) if indices is not None else None,
+                "distance": round(float(distances[i, j]), 6),
+            }
+            for j in range(names.shape[1])
+        ]
+        for i in range(names.shape[0])
+    ]
+
+
 def _score_output(outputs, path):
     for key in SCORE_KEYS:
         if key in outputs:
@@ -165,8 +251,8 @@ def _score_output(outputs, path):
     raise ValueError(f"SavedModel {path!r} returned no scores: {sorted(outputs)}")
 
 
-def _read_names(folder):
-    for name in NAME_FILES:
+def _read_names(folder, files=NAME_FILES):
+    for name in files:
         path = os.path.join(folder, name)
         if os.path.isfile(path):
             if name.endswith(".json"):
@@ -174,7 +260,7 @@ def _read_names(folder):
             with open(path) as f:
                 return [line.rstrip("\n") for line in f if line.strip()]
     assets = os.path.join(folder, "assets")
-    return _read_names(assets) if os.path.isdir(assets) else None
+    return _read_names(assets, files) if os.path.isdir(assets) else None
 
 
 def _read_json(path):

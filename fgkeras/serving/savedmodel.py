@@ -5,6 +5,8 @@ Layout of one version (``export_dir/<version>/``)::
     saved_model.pb, variables/       signatures (see `fgkeras.serving.signatures`)
     assets/class_names.txt           one class name per line, line i = label i
     assets/class_names.json          the same as a JSON list
+    assets/gallery_class_names.txt   with a gallery: its class names (``nearest_indices``)
+    assets/gallery_class_names.json  the same as a JSON list
     assets/model_card.json           model card, input size, preprocessing, signatures
     assets.extra/tf_serving_warmup_requests
     assets.extra/fgkeras_export.json verification and TFLite parity reports
@@ -26,6 +28,7 @@ import keras
 import numpy as np
 
 from fgkeras.serving import tflite as tflite_lib
+from fgkeras.serving.gallery import Gallery, build_gallery
 from fgkeras.serving.preprocess import decode_images
 from fgkeras.serving.samples import encode, synthetic_images
 from fgkeras.serving.signatures import ServingFunctions
@@ -50,6 +53,7 @@ def export(
     verify=False,
     warmup=True,
     max_pixels=None,
+    gallery=None,
 ) -> str:
     """Export ``model`` as a TF Serving version ``export_dir/<version>/``.
 
@@ -89,6 +93,12 @@ def export(
             whose header declares more pixels than this, before decoding
             them; fixed in the graph. None takes ``$FGKERAS_MAX_IMAGE_PIXELS``
             or 89,478,485. Defaults to None.
+        gallery: a `fgkeras.serving.gallery.Gallery` built with ``model``, or
+            a source (a folder of class subfolders, ...) embedded here with
+            `fgkeras.serving.gallery.build_gallery` (prototypes of its "train"
+            split, at ``resize_size``). Adds the ``nearest`` signature and
+            ``assets/gallery_class_names.txt``; the classifier and its class
+            names are unchanged. Defaults to None.
 
     Returns:
         The path of the new version folder.
@@ -109,8 +119,15 @@ def export(
             "Pass class_names=[...] (the training run's class_names.json).",
             stacklevel=2,
         )
+    if gallery is not None and not isinstance(gallery, Gallery):
+        gallery = build_gallery(model, gallery, resize_size=resize_size)
     functions = ServingFunctions(
-        model, list(class_names), top_k=top_k, resize_size=resize_size, max_pixels=max_pixels
+        model,
+        list(class_names),
+        top_k=top_k,
+        resize_size=resize_size,
+        max_pixels=max_pixels,
+        gallery=gallery,
     )
     variants = _check_variants(tflite, functions)
     images = list(sample_images) if sample_images is not None else default_samples(functions)
@@ -174,6 +191,8 @@ def _check_variants(tflite, functions):
 def _write_saved_model(functions, directory):
     archive = keras.export.ExportArchive()
     archive.track(functions.network)
+    if functions.gallery is not None:
+        archive.track(functions.gallery_variables)
     for name, (fn, input_signature) in functions.signatures().items():
         archive.add_endpoint(name, fn, input_signature=input_signature)
     archive.write_out(directory, verbose=False)
@@ -185,6 +204,11 @@ def _write_assets(functions, directory, version):
     with open(os.path.join(assets, "class_names.txt"), "w", encoding="utf-8") as f:
         f.write("".join(f"{name}\n" for name in functions.class_names))
     _write_json(os.path.join(assets, "class_names.json"), functions.class_names)
+    if functions.gallery is not None:  # next to, not instead of, the classifier's names
+        names = functions.gallery.class_names
+        with open(os.path.join(assets, "gallery_class_names.txt"), "w", encoding="utf-8") as f:
+            f.write("".join(f"{name}\n" for name in names))
+        _write_json(os.path.join(assets, "gallery_class_names.json"), names)
     _write_json(os.path.join(assets, "model_card.json"), _card(functions, version))
 
 
@@ -224,6 +248,7 @@ def _card(functions, version):
                 "more pixels (width x height), before decoding them",
             },
             "signatures": sorted(functions.signatures()),
+            **({"gallery": functions.gallery.summary()} if functions.gallery is not None else {}),
         },
     }
 

@@ -14,27 +14,43 @@ signature                 input                       outputs
                           [N, H, W, 3], 0-255 RGB
 ``embed``                 ``image`` (bytes)           ``embedding`` [N, D]
 ``embed_pixels``          ``image`` (float)           ``embedding`` [N, D]
+``nearest``               ``image`` (bytes)           ``nearest_names`` [N, k'],
+(with a gallery only)                                 ``nearest_distances`` [N, k'],
+                                                      ``nearest_indices`` [N, k']
 ========================  ==========================  ===========================
 
 Every signature names its input ``image``, the name of the image feature
 from `fgkeras.data.load` to the model's input layer; the bytes and pixel
 signatures differ by dtype and rank. ``embedding`` is the output of the
-model's "pooler" layer (the pre-logit descriptor). ``classify_pixels`` and
-``embed_pixels`` resize any ``H, W`` to the model's input size the same way
-as the bytes signatures.
+model's embedding layer (`fgkeras.models.heads.embedding_layer`: the
+"embedding" projection when the model has one, else the "pooler"
+descriptor). ``classify_pixels`` and ``embed_pixels`` resize any ``H, W`` to
+the model's input size the same way as the bytes signatures.
+
+``nearest`` exists when a `fgkeras.serving.gallery.Gallery` is exported with
+the model: it ranks the gallery's classes (names in
+``assets/gallery_class_names.txt``, ``nearest_indices`` index them) by the
+cosine distance ``1 - cos`` between the L2-normalised query embedding and the
+class's prototype, or with ``mode="all"`` its closest gallery image; best
+first, ``k' = min(top_k, gallery classes)``.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import keras
 import tensorflow as tf
 
 from fgkeras.checks import check_int
 from fgkeras.data.image_header import max_image_pixels
+from fgkeras.models.heads import embedding_layer
 from fgkeras.serving.preprocess import decode_images, resize_pixels
 
+# Signatures of every export; GALLERY_SIGNATURE_NAMES are added when a gallery is exported.
 SIGNATURE_NAMES = ("serving_default", "classify_pixels", "embed", "embed_pixels")
-BYTES_SIGNATURES = ("serving_default", "embed")
+GALLERY_SIGNATURE_NAMES = ("nearest",)
+BYTES_SIGNATURES = ("serving_default", "embed", "nearest")
 INPUT_NAME = "image"  # the input of every signature, as the data feature and the model input
 
 
@@ -107,13 +123,15 @@ class ServingFunctions:
         model: a zoo model (see `inference_model`).
         class_names: list of class names, index = label.
         top_k: number of best classes returned; clipped to the number of
-            classes. Defaults to 5.
+            classes (of the gallery for ``nearest``). Defaults to 5.
         resize_size: see `fgkeras.serving.preprocess.resize_for_eval`.
             Defaults to None.
         max_pixels: the bytes signatures refuse images whose header declares
             more pixels (see `fgkeras.serving.preprocess.decode_images`);
             None takes ``$FGKERAS_MAX_IMAGE_PIXELS`` or 89,478,485. Defaults
             to None.
+        gallery: a `fgkeras.serving.gallery.Gallery` built with this model,
+            which adds the ``nearest`` signature, or None. Defaults to None.
 
     >>> import fgkeras, numpy as np
     >>> net = fgkeras.build("baseline", num_classes=3, backbone="tiny", weights=None,
@@ -124,7 +142,9 @@ class ServingFunctions:
     (TensorShape([1, 2]), ['classify_pixels', 'embed', 'embed_pixels', 'serving_default'])
     """
 
-    def __init__(self, model, class_names, top_k=5, resize_size=None, max_pixels=None):
+    def __init__(
+        self, model, class_names, top_k=5, resize_size=None, max_pixels=None, gallery=None
+    ):
         self.model = inference_model(model)
         self.image_size = input_size(self.model)
         num_classes = int(self.model.output_shape[-1])
@@ -140,12 +160,55 @@ class ServingFunctions:
         self.max_pixels = max_image_pixels(max_pixels)
         self.class_names = [str(name) for name in class_names]
         self.names = tf.constant(self.class_names, tf.string)
-        pooler = self.model.get_layer("pooler").output if _has_layer(self.model, "pooler") else None
+        try:
+            embedding = embedding_layer(self.model).output
+        except ValueError:
+            embedding = None
         outputs = {"logits": self.model.output}
-        if pooler is not None:
-            outputs["embedding"] = pooler
+        if embedding is not None:
+            outputs["embedding"] = embedding
         # One functional graph for both outputs shares the model's weights.
         self.network = keras.Model(self.model.inputs, outputs, name=f"{self.model.name}_serving")
+        self.gallery = None
+        if gallery is not None:
+            self._set_gallery(gallery, top_k)
+
+    def _set_gallery(self, gallery, top_k):
+        if "embedding" not in self.network.output:
+            raise ValueError(
+                f"A gallery needs the model's embedding, and {self.model.name!r} has no layer "
+                "named 'embedding' or 'pooler'. Export it without a gallery."
+            )
+        dim = int(self.network.output["embedding"].shape[-1])
+        if gallery.embeddings.shape[1] != dim:
+            raise ValueError(
+                f"The gallery's embeddings have {gallery.embeddings.shape[1]} dimensions and "
+                f"the model's have {dim}: build the gallery with this model "
+                "(fgkeras.serving.gallery.build_gallery(model, ...))."
+            )
+        if gallery.image_size is not None and tuple(gallery.image_size) != self.image_size:
+            raise ValueError(
+                f"The gallery was embedded at {tuple(gallery.image_size)} and the model takes "
+                f"{self.image_size}: build the gallery with this model."
+            )
+        if gallery.image_size is not None and gallery.resize_size != self.resize_size:
+            warnings.warn(
+                f"The gallery was prepared with resize_size={gallery.resize_size} and the export "
+                f"uses resize_size={self.resize_size}: gallery and query images are resized "
+                "differently. Build the gallery with the export's resize_size.",
+                stacklevel=3,
+            )
+        self.gallery = gallery
+        self.gallery_top_k = min(top_k, gallery.num_classes)
+        # Variables (not constants): the gallery is saved in variables/, not in the graph.
+        self.gallery_variables = tf.Module(name="gallery")
+        self.gallery_variables.embeddings = tf.Variable(
+            gallery.embeddings, trainable=False, name="gallery_embeddings"
+        )
+        self.gallery_variables.labels = tf.Variable(
+            gallery.labels, trainable=False, name="gallery_labels"
+        )
+        self.gallery_names = tf.constant(gallery.class_names, tf.string)
 
     def signatures(self) -> dict:
         """``{name: (function, input_signature)}`` of every signature."""
@@ -158,6 +221,8 @@ class ServingFunctions:
         if "embedding" in self.network.output:
             found["embed"] = (self.embed, images)
             found["embed_pixels"] = (self.embed_pixels, pixels)
+        if self.gallery is not None:
+            found["nearest"] = (self.nearest, images)
         return found
 
     def prepare_images(self, images):
@@ -201,6 +266,31 @@ class ServingFunctions:
 
     def embed_pixels(self, image):
         return {"embedding": self.outputs(self.prepare_pixels(image))["embedding"]}
+
+    def nearest(self, image):
+        return self.nearest_classes(self.outputs(self.prepare_images(image))["embedding"])
+
+    def nearest_classes(self, embedding):
+        """Embeddings ``[N, D]`` → the ``k'`` nearest gallery classes, best first.
+
+        Cosine distance ``1 - cos`` to each class's prototype, or with
+        ``mode="all"`` to its closest gallery image.
+        """
+        query = tf.math.l2_normalize(embedding, axis=-1)
+        gallery = self.gallery_variables
+        similarity = tf.matmul(query, gallery.embeddings, transpose_b=True)  # [N, G]
+        if self.gallery.mode == "all":  # a class is as close as its closest image
+            similarity = tf.transpose(
+                tf.math.unsorted_segment_max(
+                    tf.transpose(similarity), gallery.labels, self.gallery.num_classes
+                )
+            )
+        best, indices = tf.math.top_k(similarity, k=self.gallery_top_k)
+        return {
+            "nearest_names": tf.gather(self.gallery_names, indices),
+            "nearest_distances": tf.clip_by_value(1.0 - best, 0.0, 2.0),
+            "nearest_indices": indices,
+        }
 
     def tflite_function(self):
         """A `tf.function` for TFLite: model-size pixels → logits and probabilities.

@@ -10,7 +10,12 @@ decoder) and resized by the pipeline's own function.
 Tolerances: PNG, BMP and GIF decode to identical pixels everywhere, so their
 probabilities must match to ``PNG_ATOL`` (float32 noise). JPEG decoders may
 differ by a grey level or so (IDCT and chroma upsampling choices), so JPEG
-probabilities must match to ``JPEG_ATOL``.
+probabilities must match to ``JPEG_ATOL``. With a gallery, the ``nearest``
+signature's classes and cosine distances are checked against the NumPy
+reference (`fgkeras.serving.gallery.class_distances`) on the Keras
+embeddings: each returned distance must be its class's true distance, and
+no class left out may be nearer, within ``NEAREST_ATOL`` (``JPEG_ATOL`` for
+JPEG images); ties may come in either order.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ EMBEDDING_RTOL = 1e-3
 # optimized by the SavedModel runtime differs from eager Keras by ~6e-5 on
 # unit-norm embeddings whose largest entry is only ~0.05.
 EMBEDDING_ATOL = 1e-4
+# Cosine distances of unit vectors: float32 noise of the embeddings, a little amplified.
+NEAREST_ATOL = 1e-3
 
 # Runs in the fresh process: TensorFlow and NumPy only.
 _SCRIPT = r"""
@@ -118,6 +125,33 @@ def _expected(functions, pixels_batch):
     }
 
 
+def nearest_difference(served_indices, served_distances, distances) -> float:
+    """How far a served ``nearest`` answer is from the reference class distances ``[N, C]``.
+
+    The largest of: the gap between each served distance and its class's
+    reference distance, and how much nearer than the k-th served class an
+    unserved class is. 0 for an exact answer; ties may come in any order.
+
+    >>> reference = np.array([[0.1, 0.5, 0.3]])
+    >>> nearest_difference([[0, 2]], [[0.1, 0.3]], reference)
+    0.0
+    >>> round(nearest_difference([[0, 1]], [[0.1, 0.5]], reference), 3)  # missed class 2 (0.3)
+    0.2
+    """
+    indices = np.asarray(served_indices)
+    got = np.asarray(served_distances, np.float64)
+    if not indices.size:
+        return 0.0
+    want = np.take_along_axis(distances, indices, axis=1)
+    worst = float(np.max(np.abs(got - want)))
+    left_out = np.ones(distances.shape, bool)
+    np.put_along_axis(left_out, indices, False, axis=1)
+    if left_out.any():
+        nearest_left = np.where(left_out, distances, np.inf).min(axis=1)
+        worst = max(worst, float(np.max(np.maximum(want[:, -1] - nearest_left, 0.0))))
+    return worst
+
+
 def _compare(functions, decoded, pixels, formats, served, listing):
     size = functions.image_size
     resized = np.stack(
@@ -158,6 +192,28 @@ def _compare(functions, decoded, pixels, formats, served, listing):
         scale = float(np.max(np.abs(want))) or 1.0
         tolerance = max(EMBEDDING_RTOL * scale, EMBEDDING_ATOL)
         check("embedding", served["embed_pixels/embedding"], want, tolerance)
+    if getattr(functions, "gallery", None) is not None and "nearest/nearest_indices" in served:
+        from fgkeras.serving.gallery import class_distances
+
+        distances = class_distances(expected["embedding"], functions.gallery)
+        indices = served["nearest/nearest_indices"]
+        got = served["nearest/nearest_distances"]
+        names = served["nearest/nearest_names"]
+        gallery_names = functions.gallery.class_names
+        names_ok = all(
+            names[i, j].decode() == gallery_names[indices[i, j]]
+            for i in range(names.shape[0])
+            for j in range(names.shape[1])
+        )
+        checks["nearest_names"] = {"ok": bool(names_ok)}
+        for kind, rows, atol in (("png", ~jpeg, NEAREST_ATOL), ("jpeg", jpeg, JPEG_ATOL)):
+            if rows.any():
+                diff = nearest_difference(indices[rows], got[rows], distances[rows])
+                checks[f"nearest_{kind}"] = {
+                    "max_abs_diff": diff,
+                    "tolerance": atol,
+                    "ok": diff <= atol,
+                }
     top1 = float(np.mean(probabilities.argmax(-1) == expected["probabilities"].argmax(-1)))
     ok = all(c["ok"] for c in checks.values()) and not listing["imports_fgkeras"]
     return {

@@ -22,7 +22,9 @@ def warmup_requests(images, pixels, model_name="model", signature_names=None) ->
         images: a list of encoded images for the bytes signatures.
         pixels: float pixels ``[N, H, W, 3]`` for the pixel signatures.
         model_name: model name in the requests. Defaults to "model".
-        signature_names: signatures to warm up. Defaults to all four.
+        signature_names: signatures to warm up; ``nearest`` (with a gallery)
+            takes bytes like ``serving_default``. Defaults to None
+            (`fgkeras.serving.signatures.SIGNATURE_NAMES`).
 
     >>> import numpy as np
     >>> logs = warmup_requests([b"x"], np.zeros((1, 2, 2, 3)), signature_names=["embed"])
