@@ -37,7 +37,8 @@ def docstring_args(function) -> dict[str, str]:
 def parse_value(kind: str):
     """A converter for an annotation string: "int", "float", "dict", else str.
 
-    ``none``/``null`` become None for optional values; dicts are JSON.
+    ``none``/``null`` become None for optional values; dicts are JSON; a
+    ``list`` flag takes several values (digits become ints, as indices).
 
     >>> parse_value("int | None")("none") is None, parse_value("float")("0.5")
     (True, 0.5)
@@ -60,7 +61,7 @@ def parse_value(kind: str):
             return float(text)
         if kind.startswith("bool | str"):
             return {"true": True, "false": False}.get(text.lower(), text)
-        if kind.startswith("int | str"):
+        if kind.startswith("int | str") or kind.startswith("list"):
             return int(text) if text.lstrip("-").isdigit() else text
         return text
 
@@ -90,6 +91,14 @@ def add_function_flags(parser, function, positional=(), skip=()) -> None:
         text = help_texts.get(name, "")
         if name in positional:
             parser.add_argument(name, nargs="?", help=text, type=parse_value(kind))
+        elif kind.startswith("list"):
+            parser.add_argument(
+                "--" + name.replace("_", "-"),
+                dest=name,
+                nargs="+",
+                type=parse_value(kind),
+                help=text,
+            )
         elif kind == "bool":
             parser.add_argument(
                 "--" + name.replace("_", "-"), action=argparse.BooleanOptionalAction, help=text

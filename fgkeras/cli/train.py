@@ -32,5 +32,8 @@ def run(args) -> int:
         for key in ("top1_accuracy", "top_k_accuracy", "mean_per_class_accuracy")
         if key in metrics
     )
+    retrieval = metrics.get("retrieval", {})
+    if "recall_at_1" in retrieval:
+        summary += f", recall_at_1={retrieval['recall_at_1']:.4f}"
     print(f"run directory: {result.run_dir}  {summary}")
     return 0

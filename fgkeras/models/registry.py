@@ -200,7 +200,10 @@ def build(name: str, **kwargs) -> keras.Model:
 
     Args:
         name: a name from `list_models()`.
-        **kwargs: arguments of the model's builder.
+        **kwargs: arguments of the model's builder, and ``embedding_dim``
+            (any single-pass model): a learned projection of the pooled
+            features to this many dimensions, the embedding metric losses
+            train (see `fgkeras.models.heads.add_embedding_projection`).
 
     Returns:
         A `keras.Model` that takes raw 0-255 RGB pixels and returns logits.
@@ -211,7 +214,13 @@ def build(name: str, **kwargs) -> keras.Model:
     >>> model.output_shape
     (None, 3)
     """
-    return _entry(name).builder(**kwargs)
+    embedding_dim = kwargs.pop("embedding_dim", None)
+    model = _entry(name).builder(**kwargs)
+    if embedding_dim is None:
+        return model
+    from fgkeras.models.heads import add_embedding_projection
+
+    return add_embedding_projection(model, embedding_dim)
 
 
 def model_card(name: str) -> dict:

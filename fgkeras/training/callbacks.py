@@ -89,3 +89,45 @@ def phase_state(run_dir: str) -> dict:
 def save_phase_state(run_dir: str, completed_phase: int) -> None:
     """Record that training phase ``completed_phase`` finished."""
     write_json(os.path.join(run_dir, "backup", "state.json"), {"completed_phase": completed_phase})
+
+
+class RetrievalMonitor(keras.callbacks.Callback):
+    """Add validation Recall@K and MAP@R of the model's embedding to each epoch's logs.
+
+    Runs before the checkpoint and CSV callbacks, so ``best.keras`` can follow
+    ``val_recall_at_1`` (runs trained by a metric loss alone) and
+    ``history.csv`` records it. The validation split is searched
+    leave-one-out (`fgkeras.evaluation.retrieval.retrieval_metrics`).
+
+    Args:
+        model: the zoo model whose embedding is measured.
+        dataset: batched ``(images, labels)`` validation data.
+        ks: the K of the logged ``val_recall_at_K``. Defaults to (1,).
+
+    >>> import fgkeras, numpy as np, tensorflow as tf
+    >>> net = fgkeras.build("baseline", num_classes=2, backbone="tiny", weights=None,
+    ...                     input_shape=(16, 16, 3))
+    >>> images = np.random.default_rng(0).uniform(0, 255, (6, 16, 16, 3)).astype("float32")
+    >>> data = tf.data.Dataset.from_tensor_slices((images, [0, 0, 0, 1, 1, 1])).batch(3)
+    >>> logs = {}
+    >>> RetrievalMonitor(net, data).on_epoch_end(0, logs)
+    >>> sorted(logs), 0.0 <= logs["val_recall_at_1"] <= 1.0
+    (['val_map_at_r', 'val_recall_at_1'], True)
+    """
+
+    def __init__(self, model, dataset, ks=(1,)):
+        super().__init__()
+        self.network = model
+        self.dataset = dataset
+        self.ks = tuple(ks)
+
+    def on_epoch_end(self, epoch, logs=None):
+        from fgkeras.evaluation.retrieval import embed_dataset, retrieval_metrics
+
+        if logs is None:
+            return
+        embeddings, labels = embed_dataset(self.network, self.dataset)
+        found = retrieval_metrics(embeddings, labels, ks=self.ks)
+        for k in self.ks:
+            logs[f"val_recall_at_{k}"] = float(found[f"recall_at_{k}"])
+        logs["val_map_at_r"] = float(found["map_at_r"])

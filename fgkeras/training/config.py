@@ -18,6 +18,7 @@ from fgkeras.training.run_dir import load_config_file
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "constant")
 PRECISIONS = (None, "mixed_float16", "mixed_bfloat16")
+SAMPLERS = ("auto", None, "balanced", "pk")
 # Fields that change how a run is executed, not what it computes: they are
 # left out of config.json so a resumed run may change them.
 EXECUTION_ONLY = ("verbose", "cpu_replicas")
@@ -57,6 +58,26 @@ class TrainConfig:
         backbone_lr_multiplier: backbone learning rate relative to the head's.
             Defaults to 1.0.
         label_smoothing: cross-entropy label smoothing. Defaults to 0.0.
+        loss: "auto" (the model card's), "cross_entropy", "triplet",
+            "contrastive", "cross_entropy+triplet" or "cross_entropy+contrastive";
+            metric losses train the L2-normalised embedding of single-pass
+            models (see docs/losses.md). Defaults to "auto".
+        loss_term_weights: weight of each loss term by name, e.g.
+            ``{"triplet": 0.5}``; terms left out weigh 1.0. Defaults to None.
+        metric_loss_options: arguments of the triplet or contrastive loss,
+            e.g. ``{"margin": 0.3, "mining": "semi_hard"}``. Defaults to None.
+        embedding_dim: a learned projection of the pooled features to this
+            many dimensions (the embedding metric losses train, retrieval and
+            galleries use); None keeps the pooled features. Defaults to None.
+        sampler: None (shuffled), "balanced" (classes sampled uniformly), "pk"
+            (batches of classes_per_batch x images_per_class), or "auto": "pk"
+            for metric losses, else None. Defaults to "auto".
+        classes_per_batch: P of P x K batches, per replica; None takes
+            batch_size // images_per_class. Defaults to None.
+        images_per_class: K of P x K batches. Defaults to 4.
+        classes: train and validate on these classes only (names or indices
+            of the source's classes); the rest stay unseen, e.g. for few-shot
+            evaluation. Defaults to None.
         augment: augmentation policy ("none", "light", "fgvc", "strong") run
             on the device during training only. Defaults to "light".
         mixing: "mixup", "cutmix", "mixup_cutmix" or None (models whose card
@@ -105,6 +126,14 @@ class TrainConfig:
     momentum: float = 0.9
     backbone_lr_multiplier: float = 1.0
     label_smoothing: float = 0.0
+    loss: str = "auto"
+    loss_term_weights: dict | None = None
+    metric_loss_options: dict | None = None
+    embedding_dim: int | None = None
+    sampler: str | None = "auto"
+    classes_per_batch: int | None = None
+    images_per_class: int = 4
+    classes: list | None = None
     augment: str = "light"
     mixing: str | None = None
     freeze_epochs: int = 0
@@ -181,10 +210,65 @@ class TrainConfig:
                 "`backbone_lr_multiplier` must be >= 0. "
                 f"Received: backbone_lr_multiplier={self.backbone_lr_multiplier!r}"
             )
+        check_int("embedding_dim", self.embedding_dim, allow_none=True)
+        check_int("images_per_class", self.images_per_class)
+        check_int("classes_per_batch", self.classes_per_batch, allow_none=True)
+        objective = self.objective()
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"`sampler` must be one of {SAMPLERS}. Received: {self.sampler!r}")
+        if objective.metric_term and self.mixing:
+            raise ValueError(
+                f"mixing={self.mixing!r} makes soft labels, and the {objective.metric_term} "
+                "loss needs each image's class; leave mixing unset with metric losses."
+            )
+        if self.resolved_sampler() == "pk":
+            self.pk_shape()
+        if self.classes is not None and (isinstance(self.classes, str) or not list(self.classes)):
+            raise ValueError(
+                "`classes` must be a non-empty list of class names or indices. "
+                f"Received: classes={self.classes!r}"
+            )
         if self.mixed_precision not in PRECISIONS:
             raise ValueError(
                 f"`mixed_precision` must be one of {PRECISIONS}. Received: {self.mixed_precision!r}"
             )
+
+    def objective(self):
+        """The run's `fgkeras.training.objective.Objective` (loss terms and weights).
+
+        >>> TrainConfig(loss="cross_entropy+triplet").objective().terms
+        ('cross_entropy', 'triplet')
+        """
+        from fgkeras.training.objective import resolve_objective
+
+        return resolve_objective(self.loss, self.loss_term_weights, self.metric_loss_options)
+
+    def resolved_sampler(self) -> str | None:
+        """The sampler "auto" stands for: "pk" with a metric loss, else None.
+
+        >>> TrainConfig(loss="triplet").resolved_sampler(), TrainConfig().resolved_sampler()
+        ('pk', None)
+        """
+        if self.sampler != "auto":
+            return self.sampler
+        return "pk" if self.objective().metric_term else None
+
+    def pk_shape(self) -> tuple[int, int]:
+        """(P, K) per replica for the "pk" sampler; P x K must equal batch_size.
+
+        >>> TrainConfig(batch_size=32, images_per_class=4).pk_shape()
+        (8, 4)
+        """
+        k = self.images_per_class
+        p = self.classes_per_batch if self.classes_per_batch is not None else self.batch_size // k
+        if p < 2 or p * k != self.batch_size:
+            raise ValueError(
+                "P x K batches need classes_per_batch x images_per_class == batch_size, with "
+                "at least 2 classes per batch. Received: "
+                f"batch_size={self.batch_size}, classes_per_batch={self.classes_per_batch}, "
+                f"images_per_class={k}"
+            )
+        return p, k
 
     def record(self) -> dict:
         """What config.json stores: every option except execution-only ones.

@@ -125,8 +125,13 @@ def _run(c: TrainConfig) -> TrainResult:
         limit=c.limit,
         **(c.source_options or {}),
     )
-    train_data = fdata.load(c.source, split=c.split, mixing=c.mixing, **common)
+    if c.classes is not None:
+        common["classes"] = list(c.classes)
+    train_data = fdata.load(
+        c.source, split=c.split, mixing=c.mixing, **_sampler_options(c, replicas), **common
+    )
     val_data = fdata.load(c.source, split=c.val_split, **common) if c.val_split else None
+    objective = c.objective()
     class_names = list(train_data.class_names)
     write_json(os.path.join(run_dir, "class_names.json"), class_names)
     steps_per_epoch = _count_batches(train_data)
@@ -145,12 +150,13 @@ def _run(c: TrainConfig) -> TrainResult:
         with strategy.scope():
             if has_layer(net, "backbone"):
                 net.get_layer("backbone").trainable = not frozen
-            trainer = Trainer(net, augmenter, c.backbone_lr_multiplier)
+            trainer = Trainer(net, augmenter, c.backbone_lr_multiplier, objective)
             trainer.build((None, image_size, image_size, 3))
             trainer.compile(
                 optimizer=_optimizer(c, learning_rate, steps_per_epoch, first_epoch, last_epoch),
                 loss=_loss(c.label_smoothing, c.mixing),
-                metrics=[_accuracy(c.mixing)],
+                # A classifier no loss trains has no accuracy worth logging.
+                metrics=[_accuracy(c.mixing)] if objective.has_classifier_loss else [],
                 jit_compile=c.jit_compile,
             )
         fitted = trainer.fit(
@@ -158,7 +164,8 @@ def _run(c: TrainConfig) -> TrainResult:
             validation_data=val_data,
             initial_epoch=first_epoch,
             epochs=last_epoch,
-            callbacks=_callbacks(run_dir, phase, chief, card["monitor"]),
+            callbacks=_retrieval_callbacks(net, val_data, objective)
+            + _callbacks(run_dir, phase, chief, objective.monitor(card["monitor"])),
             verbose=c.verbose,
             shuffle=False,  # the pipeline shuffles; Keras cannot shuffle a Dataset
         )
@@ -167,8 +174,16 @@ def _run(c: TrainConfig) -> TrainResult:
         net.save_weights(os.path.join(run_dir, "backup", f"phase{phase}.weights.h5"))
         save_phase_state(run_dir, phase)
 
+    if not objective.has_classifier_loss:
+        _set_prototype_classifiers(
+            net,
+            fdata.load(c.source, split=c.split, shuffle=False, **common),
+            len(class_names),
+            run_dir,
+            chief,
+        )
     net.save(os.path.join(run_dir, "model.keras"))
-    metrics = _final_metrics(net, val_data, class_names, run_dir, chief)
+    metrics = _final_metrics(net, val_data, class_names, run_dir, chief, objective)
     metrics["train_seconds"] = round(time.time() - start, 1)
     metrics["replicas"] = replicas
     write_json(os.path.join(run_dir, "metrics.json"), metrics)
@@ -201,6 +216,8 @@ def _prepare_run_dir(run_dir: str, config: TrainConfig) -> None:
 def _model_kwargs(c: TrainConfig, num_classes: int, image_size: int) -> dict:
     kwargs = {"num_classes": num_classes, "input_shape": (image_size, image_size, 3)}
     kwargs["weights"] = c.weights
+    if c.embedding_dim is not None:
+        kwargs["embedding_dim"] = c.embedding_dim
     if c.backbone is not None:
         kwargs["backbone"] = c.backbone
     kwargs.update(c.model_options or {})
@@ -209,6 +226,16 @@ def _model_kwargs(c: TrainConfig, num_classes: int, image_size: int) -> dict:
 
 def _check_model_options(c: TrainConfig, card: dict) -> None:
     """Refuse options the model cannot honour, saying why."""
+    multi_pass = "multi_pass" in card["capabilities"]
+    metric_term = c.objective().metric_term
+    if multi_pass and (metric_term or c.embedding_dim is not None):
+        what = f"loss={c.loss!r}" if metric_term else f"embedding_dim={c.embedding_dim!r}"
+        raise ValueError(
+            f"Model {c.model!r} cannot train with {what}: metric losses and embedding "
+            "projections are for single-pass models, and this one trains several passes "
+            "with its own losses. Use one of the single-pass models: "
+            "fgkeras list shows their capabilities."
+        )
     if c.mixing and "mixing" not in card["capabilities"]:
         raise ValueError(
             f"Model {c.model!r} cannot train with mixing={c.mixing!r}: its extra training "
@@ -285,18 +312,58 @@ def _callbacks(run_dir: str, phase: int, chief: bool, monitor: str) -> list:
     return callbacks
 
 
-def _final_metrics(net, val_data, class_names, run_dir, chief) -> dict:
+def _sampler_options(c: TrainConfig, replicas: int) -> dict:
+    """``fgkeras.data.load`` sampler arguments of the training split.
+
+    P x K is per replica: the global batch holds ``P * replicas`` classes of
+    K images, laid out class by class, so each replica's slice holds whole
+    classes and batch-hard mining finds its positives.
+    """
+    sampler = c.resolved_sampler()
+    if sampler != "pk":
+        return {"sampler": sampler}
+    p, k = c.pk_shape()
+    return {"sampler": "pk", "classes_per_batch": p * replicas, "images_per_class": k}
+
+
+def _set_prototype_classifiers(net, train_images, num_classes, run_dir, chief) -> None:
+    """Metric loss alone: classify by class prototypes, in the final and saved models."""
+    from fgkeras.training.prototypes import set_prototype_classifier
+
+    set_prototype_classifier(net, train_images, num_classes)
+    if not chief:
+        return
+    net.save(os.path.join(run_dir, "last.keras"))
+    best_path = os.path.join(run_dir, "best.keras")
+    if os.path.exists(best_path):
+        best = keras.models.load_model(best_path)
+        set_prototype_classifier(best, train_images, num_classes)
+        best.save(best_path)
+
+
+def _retrieval_callbacks(net, val_data, objective) -> list:
+    if val_data is None or objective.metric_term is None:
+        return []
+    from fgkeras.training.callbacks import RetrievalMonitor
+
+    return [RetrievalMonitor(net, val_data)]
+
+
+def _final_metrics(net, val_data, class_names, run_dir, chief, objective) -> dict:
     if val_data is None:
         return {}
     from fgkeras.evaluation.evaluator import evaluate
 
-    return evaluate(
+    metrics = evaluate(
         net,
         val_data,
         class_names=class_names,
         out_dir=run_dir if chief else None,
         history_csv=os.path.join(run_dir, "history.csv"),
+        retrieval=objective.metric_term is not None,
     )
+    metrics["loss"] = "+".join(objective.terms)
+    return metrics
 
 
 def _cleanup_backup(run_dir: str) -> None:

@@ -4,9 +4,10 @@
 for a plain ``model.fit``) runs on one batch:
 
 1. augment the images on the device (training only);
-2. compute the loss terms: the compiled loss of one forward pass, or the
+2. compute the loss terms: the compiled loss of one forward pass, the
    model's own `train_losses` for multi-pass models (WS-DAN's crop and drop
-   passes, RA-CNN's ranking loss, ...);
+   passes, RA-CNN's ranking loss, ...), or the `Trainer`'s objective terms
+   (a metric loss on the embedding, with or without cross-entropy);
 3. route each term to the weights it trains (`trainable_groups`, for the
    alternating schedules of RA-CNN and MA-CNN), sum the gradients per weight;
 4. apply them with the head's optimizer, and the backbone's weights with a
@@ -63,6 +64,9 @@ def gradient_step(host, net, data, augmenter=None, backbone_optimizer=None, back
         if is_multi_pass(net):
             terms, logits = net.train_losses(x, y, sample_weight, loss_fn)
             groups = net.trainable_groups(terms, host.optimizer.iterations)
+        elif getattr(host, "metric_loss", None) is not None:
+            terms, logits = host.objective_terms(x, y, sample_weight, loss_fn, training=True)
+            groups = [(terms["loss"], net.trainable_weights)]
         else:
             logits = net(x, training=True)
             terms = {"loss": loss_fn(logits)}
@@ -80,7 +84,10 @@ def gradient_step(host, net, data, augmenter=None, backbone_optimizer=None, back
     del tape
     _apply(host.optimizer, backbone_optimizer, set(backbone_ids), list(summed.values()))
     logs = host.compute_metrics(x, y, logits, sample_weight=sample_weight)
-    for tracker in getattr(net, "term_trackers", ()):
+    trackers = list(getattr(net, "term_trackers", ()))
+    if host is not net:
+        trackers += list(getattr(host, "term_trackers", ()))
+    for tracker in trackers:
         tracker.update_state(terms[tracker.name] * replicas, sample_weight=batch)
         logs[tracker.name] = tracker.result()
     return logs

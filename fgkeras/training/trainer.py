@@ -15,9 +15,13 @@ Export and saving use ``trainer.model``, never the trainer itself.
 
 from __future__ import annotations
 
+import dataclasses
+import types
+
 import keras
 
 from fgkeras.training import keras_internals
+from fgkeras.training.objective import CROSS_ENTROPY, Objective
 from fgkeras.training.step import augment_inputs, gradient_step
 
 
@@ -32,6 +36,11 @@ class Trainer(keras.Model):
             applied to the images when training, or None. Defaults to None.
         backbone_lr_multiplier: learning-rate factor of the backbone's
             weights relative to the head's. Defaults to 1.0.
+        objective: the loss terms (`fgkeras.training.objective.Objective`);
+            None is plain cross-entropy, the compiled loss. With a metric
+            term, the metric loss trains the model's embedding
+            (`fgkeras.models.heads.embedding_layer`) and each term is logged.
+            Defaults to None.
 
     >>> import fgkeras, numpy as np
     >>> net = fgkeras.build("baseline", num_classes=2, backbone="tiny", weights=None,
@@ -44,7 +53,7 @@ class Trainer(keras.Model):
     True
     """
 
-    def __init__(self, model, augmenter=None, backbone_lr_multiplier=1.0, **kwargs):
+    def __init__(self, model, augmenter=None, backbone_lr_multiplier=1.0, objective=None, **kwargs):
         super().__init__(**kwargs)
         if not backbone_lr_multiplier >= 0:
             raise ValueError(
@@ -55,6 +64,36 @@ class Trainer(keras.Model):
         self.augmenter = augmenter
         self.backbone_lr_multiplier = float(backbone_lr_multiplier)
         self.backbone_optimizer = None
+        self.objective = objective or Objective((CROSS_ENTROPY,), (1.0,))
+        self.term_trackers = []
+        self.metric_loss = self.objective.metric_loss()
+        if self.metric_loss is not None:
+            from fgkeras.models.heads import embedding_layer
+
+            if len(self.objective.terms) > 1:
+                self.term_trackers = [keras.metrics.Mean(name=t) for t in self.objective.terms]
+            # Out of Keras' tracking: it shares every variable with `model`.
+            self._views = types.SimpleNamespace(
+                network=keras.Model(model.input, [model.outputs[0], embedding_layer(model).output])
+            )
+
+    def objective_terms(self, x, y, sample_weight, loss_fn, training):
+        """``({"loss": total, term: value, ...}, logits)`` of one batch, or None.
+
+        None when the objective is plain cross-entropy (the compiled loss);
+        otherwise the weighted sum of cross-entropy on the logits (``loss_fn``)
+        and the metric loss on the embedding.
+        """
+        if self.metric_loss is None:
+            return None
+        logits, embedding = self._views.network(x, training=training)
+        terms = {}
+        if self.objective.has_classifier_loss:
+            terms[CROSS_ENTROPY] = loss_fn(logits)
+        labels = y if len(y.shape) == 1 else keras.ops.reshape(y, (-1,))
+        terms[self.objective.metric_term] = self.metric_loss(labels, embedding)
+        terms["loss"] = sum(self.objective.weight(name) * value for name, value in terms.items())
+        return terms, logits
 
     def build(self, input_shape):
         if self.augmenter is not None and not self.augmenter.built:
@@ -111,7 +150,26 @@ class Trainer(keras.Model):
         return self._for_cross_worker_mean(logs)
 
     def test_step(self, data):
-        return self._for_cross_worker_mean(super().test_step(data))
+        if self.metric_loss is None:
+            return self._for_cross_worker_mean(super().test_step(data))
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        import tensorflow as tf
+
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        batch = tf.shape(tf.nest.flatten(x)[0])[0]
+
+        def loss_fn(logits):
+            return keras_internals.compiled_loss(self, x, y, logits, sample_weight)
+
+        terms, logits = self.objective_terms(x, y, sample_weight, loss_fn, training=False)
+        keras_internals.loss_tracker(self).update_state(
+            terms["loss"] * replicas, sample_weight=batch
+        )
+        logs = self.compute_metrics(x, y, logits, sample_weight=sample_weight)
+        for tracker in self.term_trackers:
+            tracker.update_state(terms[tracker.name] * replicas, sample_weight=batch)
+            logs[tracker.name] = tracker.result()
+        return self._for_cross_worker_mean(logs)
 
     def _for_cross_worker_mean(self, logs):
         # Under MultiWorkerMirroredStrategy Keras averages step logs with
@@ -126,6 +184,7 @@ class Trainer(keras.Model):
             "model": keras.saving.serialize_keras_object(self.model),
             "augmenter": keras.saving.serialize_keras_object(self.augmenter),
             "backbone_lr_multiplier": self.backbone_lr_multiplier,
+            "objective": dataclasses.asdict(self.objective),
         }
 
     @classmethod
@@ -133,6 +192,11 @@ class Trainer(keras.Model):
         config = dict(config)
         config["model"] = keras.saving.deserialize_keras_object(config["model"])
         config["augmenter"] = keras.saving.deserialize_keras_object(config["augmenter"])
+        if config.get("objective") is not None:
+            objective = config["objective"]
+            config["objective"] = Objective(
+                tuple(objective["terms"]), tuple(objective["weights"]), objective["metric_options"]
+            )
         return cls(**config)
 
 
