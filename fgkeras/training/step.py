@@ -65,7 +65,7 @@ def gradient_step(host, net, data, augmenter=None, backbone_optimizer=None, back
             terms, logits = net.train_losses(x, y, sample_weight, loss_fn)
             groups = net.trainable_groups(terms, host.optimizer.iterations)
         elif getattr(host, "metric_loss", None) is not None:
-            terms, logits = host.objective_terms(x, y, sample_weight, loss_fn, training=True)
+            terms, logits = host.objective_terms(x, y, sample_weight, training=True)
             groups = [(terms["loss"], net.trainable_weights)]
         else:
             logits = net(x, training=True)

@@ -77,22 +77,30 @@ class Trainer(keras.Model):
                 network=keras.Model(model.input, [model.outputs[0], embedding_layer(model).output])
             )
 
-    def objective_terms(self, x, y, sample_weight, loss_fn, training):
+    def objective_terms(self, x, y, sample_weight, training):
         """``({"loss": total, term: value, ...}, logits)`` of one batch, or None.
 
         None when the objective is plain cross-entropy (the compiled loss);
-        otherwise the weighted sum of cross-entropy on the logits (``loss_fn``)
-        and the metric loss on the embedding.
+        otherwise the weighted sum of the compiled cross-entropy on the logits
+        and the metric loss on the embedding, plus the model's own added
+        losses (regularizers, attention penalties) once, unweighted.
         """
         if self.metric_loss is None:
             return None
         logits, embedding = self._views.network(x, training=training)
         terms = {}
         if self.objective.has_classifier_loss:
-            terms[CROSS_ENTROPY] = loss_fn(logits)
+            # The compiled loss alone: layers' added losses are counted once, below.
+            cross_entropy = keras.losses.get(self.loss)
+            terms[CROSS_ENTROPY] = cross_entropy(y, logits, sample_weight=sample_weight)
         labels = y if len(y.shape) == 1 else keras.ops.reshape(y, (-1,))
         terms[self.objective.metric_term] = self.metric_loss(labels, embedding)
-        terms["loss"] = sum(self.objective.weight(name) * value for name, value in terms.items())
+        total = sum(self.objective.weight(name) * value for name, value in terms.items())
+        # Regularizers and `add_loss` terms (e.g. an attention penalty), unweighted,
+        # as Keras adds them to a compiled loss.
+        for extra in self.losses:
+            total = total + keras.ops.cast(extra, total.dtype)
+        terms["loss"] = total
         return terms, logits
 
     def build(self, input_shape):
@@ -157,11 +165,7 @@ class Trainer(keras.Model):
 
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         batch = tf.shape(tf.nest.flatten(x)[0])[0]
-
-        def loss_fn(logits):
-            return keras_internals.compiled_loss(self, x, y, logits, sample_weight)
-
-        terms, logits = self.objective_terms(x, y, sample_weight, loss_fn, training=False)
+        terms, logits = self.objective_terms(x, y, sample_weight, training=False)
         keras_internals.loss_tracker(self).update_state(
             terms["loss"] * replicas, sample_weight=batch
         )

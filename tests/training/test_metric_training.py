@@ -158,3 +158,43 @@ def test_prototype_classifier_predicts_the_nearest_class_prototype():
     np.testing.assert_array_equal(
         np.argmax(np.asarray(net(queries)), axis=1), np.argmax(unit @ expected.T, axis=1)
     )
+
+
+SINGLE_PASS = [
+    name
+    for name in fgkeras.list_models()
+    if "multi_pass" not in fgkeras.model_card(name)["capabilities"]
+]
+
+
+@pytest.mark.parametrize("name", SINGLE_PASS)
+def test_every_single_pass_model_trains_its_projected_embedding_with_a_metric_loss(name):
+    keras.utils.set_random_seed(0)
+    net = tiny(name, embedding_dim=8)
+    before = net.get_layer("embedding").get_weights()[0].copy()
+    trainer = Trainer(net, objective=resolve_objective("cross_entropy+contrastive"))
+    trainer.compile(
+        keras.optimizers.SGD(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    images, labels = batch(6)
+    logs = trainer.fit(images, labels, batch_size=6, epochs=1, verbose=0).history
+    assert np.isfinite(logs["contrastive"][0]) and logs["contrastive"][0] > 0
+    assert not np.allclose(before, net.get_layer("embedding").get_weights()[0])
+
+
+def test_added_losses_count_once_and_unweighted_with_a_metric_objective():
+    net = tiny("lstm_attention", units=8, attention_units=4, attention_penalty=0.5)
+    objective = resolve_objective("cross_entropy+triplet", {"cross_entropy": 0.5})
+    trainer = Trainer(net, objective=objective)
+    trainer.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    images, labels = batch()
+    logs = trainer.evaluate(images, labels, batch_size=12, verbose=0, return_dict=True)
+    net(images)
+    penalty = float(sum(net.losses))
+    assert penalty > 0
+    cross_entropy = float(
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, net(images))
+    )
+    assert logs["cross_entropy"] == pytest.approx(cross_entropy, rel=1e-4)
+    expected = 0.5 * cross_entropy + logs["triplet"] + penalty
+    assert logs["loss"] == pytest.approx(expected, rel=1e-4)
