@@ -19,6 +19,12 @@ from fgkeras.layers.hard_attention import (
 )
 from fgkeras.layers.part_pooling import BilinearAttentionPooling, ChannelGroupingAttention
 from fgkeras.layers.preprocessing import ImagePreprocessing
+from fgkeras.layers.recurrent_attention import (
+    DoublyStochasticPenalty,
+    RecurrentAttention,
+    SelectStep,
+)
+from fgkeras.layers.tree_lstm import QuadtreeTreeLSTM
 
 __all__ = [
     "AttentionCropZoom",
@@ -37,5 +43,9 @@ __all__ = [
     "CompactBilinearPooling",
     "ISqrtCovPooling",
     "ImagePreprocessing",
+    "QuadtreeTreeLSTM",
+    "DoublyStochasticPenalty",
+    "RecurrentAttention",
+    "SelectStep",
     "SignedSqrtL2Normalization",
 ]

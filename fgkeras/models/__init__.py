@@ -5,7 +5,17 @@ does it). `registry` is a leaf: families import it and register into it;
 it never imports them.
 """
 
-from fgkeras.models import attention, bilinear, cnn, ma_cnn, ra_cnn, two_stage, ws_dan
+from fgkeras.models import (
+    attention,
+    bilinear,
+    cnn,
+    ma_cnn,
+    ra_cnn,
+    recurrent,
+    tree_lstm,
+    two_stage,
+    ws_dan,
+)
 from fgkeras.models.backbones import list_backbones
 from fgkeras.models.registry import build, list_models, model_card, register_model
 
@@ -19,7 +29,9 @@ __all__ = [
     "ma_cnn",
     "model_card",
     "ra_cnn",
+    "recurrent",
     "register_model",
+    "tree_lstm",
     "two_stage",
     "ws_dan",
 ]
