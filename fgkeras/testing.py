@@ -103,6 +103,9 @@ def assert_keras_round_trip(model: keras.Model, inputs, atol: float = 1e-5) -> k
 def check_model_contract(model: keras.Model, num_classes: int, batch_size: int = 2) -> None:
     """Model-level checks: logits shape, finite, gradients reach every weight.
 
+    Every trainable weight must get a gradient from the cross-entropy of
+    ``model(x, training=True)`` or, for a multi-pass model, from a loss term
+    of its own training step (`train_losses` routed by `trainable_groups`).
     Also checks the `.keras` round trip and that no `Lambda` layer is used.
 
     >>> import fgkeras
@@ -122,14 +125,42 @@ def check_model_contract(model: keras.Model, num_classes: int, batch_size: int =
     with tf.GradientTape() as tape:
         loss = loss_fn(labels, model(pixels, training=True))
     gradients = tape.gradient(loss, model.trainable_weights)
-    missing = [w.path for w, g in zip(model.trainable_weights, gradients) if g is None]
+    missing = [w for w, g in zip(model.trainable_weights, gradients) if g is None]
+    if missing and callable(getattr(model, "train_losses", None)):
+        # A multi-pass model may train some weights only through its own extra
+        # loss terms (e.g. a REINFORCE baseline): look for them in its train step.
+        missing = _without_train_step_gradient(model, pixels, labels, loss_fn, missing)
+    missing = [w.path for w in missing]
     assert not missing, f"trainable weights without gradient: {missing[:5]}"
-    bad = [w.path for w, g in zip(model.trainable_weights, gradients) if not np.all(np.isfinite(g))]
+    bad = [
+        w.path
+        for w, g in zip(model.trainable_weights, gradients)
+        if g is not None and not np.all(np.isfinite(g))
+    ]
     assert not bad, f"non-finite gradients: {bad[:5]}"
 
     lambdas = [layer.name for layer in _all_layers(model) if isinstance(layer, keras.layers.Lambda)]
     assert not lambdas, f"Lambda layers do not serialize safely: {lambdas}"
     assert_keras_round_trip(model, pixels, atol=1e-4)
+
+
+def _without_train_step_gradient(model, pixels, labels, loss_fn, weights):
+    """The ``weights`` that no loss term of the model's own training step reaches."""
+    import tensorflow as tf
+
+    with tf.GradientTape(persistent=True) as tape:
+        terms, _ = model.train_losses(
+            tf.constant(pixels), tf.constant(labels), None, lambda y_pred: loss_fn(labels, y_pred)
+        )
+        groups = model.trainable_groups(terms, 0)
+    reached = set()
+    for loss, group in groups:
+        wanted = [w for w in weights if any(w is v for v in group)]
+        for weight, gradient in zip(wanted, tape.gradient(loss, wanted) if wanted else []):
+            if gradient is not None:
+                reached.add(id(weight))
+    del tape
+    return [w for w in weights if id(w) not in reached]
 
 
 def check_capabilities(model: keras.Model, card: dict, num_classes: int) -> list[str]:
@@ -139,6 +170,10 @@ def check_capabilities(model: keras.Model, card: dict, num_classes: int) -> list
     - ``embed``: a "pooler" layer outputs a (batch, dim) embedding.
     - ``grad_cam``: a "feature_map" layer outputs a (batch, h, w, c) map.
     - ``attention_maps``: layers named "attention_maps*" output 4-D maps.
+    - ``glimpse_boxes``: a "glimpse_boxes" layer outputs (batch, n, 4) boxes,
+      ordered and inside [0, 1].
+    - ``level_logits``: "level_logits_*" layers output (batch, nodes) logits,
+      the last of them the main output.
     - ``multi_pass``: the model has its own `train_losses` and `trainable_groups`.
     - ``mixing``: one `Trainer` step on soft (one-hot mixed) labels runs and is finite.
 
@@ -183,6 +218,25 @@ def _check_attention_maps(model, images, num_classes):
         assert len(shape) == 4, f"{name} output {shape} is not (batch, h, w, maps)"
 
 
+def _check_glimpse_boxes(model, images, num_classes):
+    layer = model.get_layer("glimpse_boxes")
+    shape = layer.output.shape
+    assert len(shape) == 3 and shape[-1] == 4, f"glimpse_boxes output {shape} is not (b, n, 4)"
+    boxes = np.asarray(keras.Model(model.input, layer.output)(images, training=False))
+    assert np.all((boxes >= 0.0) & (boxes <= 1.0)), "glimpse boxes leave [0, 1]"
+    assert np.all(boxes[..., :2] <= boxes[..., 2:]), "glimpse boxes are not ordered"
+
+
+def _check_level_logits(model, images, num_classes):
+    names = [layer.name for layer in model.layers if layer.name.startswith("level_logits_")]
+    assert names, 'declares level_logits but has no layer named "level_logits_*"'
+    for name in names:
+        shape = model.get_layer(name).output.shape
+        assert len(shape) == 2, f"{name} output {shape} is not (batch, nodes)"
+    last = model.get_layer(names[-1]).output
+    assert last is model.outputs[0], f"{names[-1]} is not the main output"
+
+
 def _check_multi_pass(model, images, num_classes):
     assert callable(getattr(model, "train_losses", None)), "no train_losses method"
     assert callable(getattr(model, "trainable_groups", None)), "no trainable_groups method"
@@ -206,6 +260,8 @@ CAPABILITY_CHECKS = {
     "embed": _check_embed,
     "grad_cam": _check_grad_cam,
     "attention_maps": _check_attention_maps,
+    "glimpse_boxes": _check_glimpse_boxes,
+    "level_logits": _check_level_logits,
     "multi_pass": _check_multi_pass,
     "mixing": _check_mixing,
 }

@@ -64,6 +64,8 @@ def format_report(metrics, num_pairs=5) -> str:
     retrieval = metrics.get("retrieval")
     if retrieval:
         lines.append(format_retrieval(retrieval))
+    if metrics.get("hierarchy"):
+        lines.append(format_hierarchy(metrics["hierarchy"]))
     pairs = metrics["most_confused"][:num_pairs]
     if pairs:
         lines.append("most-confused pairs (true -> predicted: count, share of the true class)")
@@ -106,6 +108,40 @@ def format_retrieval(retrieval) -> str:
         f"R-precision {retrieval['r_precision']:.1%}  "
         f"{retrieval['knn_k']}-NN {retrieval['knn_accuracy']:.1%}  ({queries})"
     )
+
+
+def format_hierarchy(hierarchy) -> str:
+    """The label-tree lines of the report: per-level accuracy and mistake severity.
+
+    >>> print(format_hierarchy({"levels": ["family", "species"], "level_accuracy":
+    ...     {"family": 0.9, "species": 0.5}, "num_mistakes": 4, "mistake_severity": 1.25,
+    ...     "mistake_distances": {"1": 3, "2": 1}}))
+    per level        family 90.0%  species 50.0%
+    mistake severity 1.25 (mean tree distance of 4 mistakes; distance 1: 3, 2: 1)
+    """
+
+    def levels(accuracy):
+        return "  ".join(
+            f"{level} {'-' if value is None else f'{value:.1%}'}"
+            for level, value in accuracy.items()
+        )
+
+    lines = [f"per level        {levels(hierarchy['level_accuracy'])}"]
+    if "head_level_accuracy" in hierarchy:
+        lines.append(
+            f"level heads      {levels(hierarchy['head_level_accuracy'])}  "
+            f"(paths of the tree: {hierarchy['head_path_consistency']:.1%})"
+        )
+    severity = hierarchy["mistake_severity"]
+    if severity is None:
+        lines.append("mistake severity none (no mistakes)")
+    else:
+        counts = ", ".join(f"{d}: {n}" for d, n in hierarchy["mistake_distances"].items())
+        lines.append(
+            f"mistake severity {severity:.2f} (mean tree distance of "
+            f"{hierarchy['num_mistakes']} mistakes; distance {counts})"
+        )
+    return "\n".join(lines)
 
 
 def run(args) -> int:

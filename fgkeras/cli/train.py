@@ -35,5 +35,8 @@ def run(args) -> int:
     retrieval = metrics.get("retrieval", {})
     if "recall_at_1" in retrieval:
         summary += f", recall_at_1={retrieval['recall_at_1']:.4f}"
+    severity = metrics.get("hierarchy", {}).get("mistake_severity")
+    if severity is not None:
+        summary += f", mistake_severity={severity:.4f}"
     print(f"run directory: {result.run_dir}  {summary}")
     return 0

@@ -6,7 +6,7 @@
 8
 """
 
-from fgkeras.data import synthetic
+from fgkeras.data import label_tree, synthetic
 from fgkeras.data.augment import build_augmenter
 from fgkeras.data.files import ImageFileError
 from fgkeras.data.pipeline import load
@@ -16,6 +16,7 @@ from fgkeras.data.tfrecords import pack
 __all__ = [
     "ImageFileError",
     "build_augmenter",
+    "label_tree",
     "list_sources",
     "load",
     "pack",

@@ -13,6 +13,7 @@ from fgkeras.checks import check_int
 from fgkeras.data import samplers, transforms
 from fgkeras.data import sources as sources_lib
 from fgkeras.data.base import FEATURE_KEYS
+from fgkeras.data.label_tree import resolve_label_tree
 
 MIXING = (None, "mixup", "cutmix", "mixup_cutmix")
 SHUFFLE_BUFFER = 10_000
@@ -36,6 +37,7 @@ def load(
     classes_per_batch=None,
     images_per_class=None,
     classes=None,
+    label_tree=None,
     on_error="skip",
     limit=None,
     channels=3,
@@ -99,6 +101,15 @@ def load(
             len(classes) - 1`` in the given order, ``class_names`` lists them
             in that order, and the class level of ``hierarchy`` follows.
             Defaults to None (all classes).
+        label_tree: a class hierarchy for any source: a ``{child: parent}``
+            dict of names (every class needs a parent; parents may have
+            parents), the path of a JSON file holding one, or a
+            `fgkeras.data.label_tree.LabelTree`. It replaces the source's
+            own hierarchy (after ``classes``): ``source_info`` gets its
+            ``hierarchy_levels``, ``hierarchy_names`` and ``class_ancestors``,
+            and the ``hierarchy`` feature its per-level node indices. See
+            `fgkeras.data.label_tree.from_child_parent`. Defaults to None
+            (the source's own hierarchy, if any).
         on_error: ``"skip"`` unreadable images (with a warning naming them) or
             ``"raise"`` at the first. Defaults to ``"skip"``.
         limit: keep only the first ``limit`` examples, counted after the
@@ -108,7 +119,11 @@ def load(
             ``num_classes``, ``num_examples``, ``difficulty`` (synthetic).
 
     Returns:
-        A ``tf.data.Dataset`` with a ``class_names`` attribute.
+        A ``tf.data.Dataset`` with a ``class_names`` attribute and a
+        ``source_info`` dict (attribute and part names; for sources with a
+        class hierarchy ``hierarchy_levels``, ``hierarchy_names`` and
+        ``class_ancestors``: row ``c`` holds class ``c``'s node index at each
+        level down to its own, see `fgkeras.data.label_tree`).
 
     >>> ds = load("synthetic", "test", image_size=32, batch_size=4, num_examples=8)
     >>> images, labels = next(iter(ds))
@@ -145,7 +160,10 @@ def load(
     batch_size = samplers.DEFAULT_BATCH_SIZE if batch_size is None else batch_size
     _check_args(image_size, batch_size, resize_size, crop, mixing, features, channels, on_error)
     examples = sources_lib.get_examples(source, split, on_error=on_error, **source_kwargs)
-    examples = select_classes(examples, classes).take(limit)
+    examples = select_classes(examples, classes)
+    if label_tree is not None:
+        examples = with_label_tree(examples, label_tree)
+    examples = examples.take(limit)
     features = tuple(features or ())
     missing = [f for f in features if f not in examples.features]
     if missing:
@@ -237,8 +255,10 @@ def select_classes(examples, classes):
     ``examples.class_names`` (None keeps everything). The class level of the
     ``hierarchy`` column (the level whose names are the class names, or
     tfds's ``"label"`` level) is relabelled too and its names subset; coarser
-    levels keep their indices and names. ``info["classes"]`` records the
-    source indices of the kept classes, ``info["source_class_names"]`` all names.
+    levels keep their indices and names; so do the rows of
+    ``info["class_ancestors"]``, the kept classes' rows in the new order.
+    ``info["classes"]`` records the source indices of the kept classes,
+    ``info["source_class_names"]`` all names.
 
     Args:
         examples: the :class:`~fgkeras.data.base.Examples` of a split.
@@ -268,6 +288,10 @@ def select_classes(examples, classes):
         if levels[level] in hierarchy_names:
             hierarchy_names[levels[level]] = [names[c] for c in chosen]
             info["hierarchy_names"] = hierarchy_names
+    if info.get("class_ancestors") is not None:
+        rows = np.asarray(info["class_ancestors"], np.int64)[chosen]
+        rows[:, -1] = np.arange(len(chosen))
+        info["class_ancestors"] = rows.tolist()
     new_names = [names[c] for c in chosen]
     counts = examples.class_counts
     counts = None if counts is None else np.asarray(counts)[chosen]
@@ -302,6 +326,37 @@ def select_classes(examples, classes):
         examples, class_names=new_names, stream=stream, num_examples=num,
         class_counts=counts, info=info,
     )  # fmt: skip
+
+
+def with_label_tree(examples, label_tree):
+    """``examples`` with the class hierarchy ``label_tree`` (replacing the source's own).
+
+    Sets ``info["hierarchy_levels"]``, ``["hierarchy_names"]`` (every level,
+    classes included) and ``["class_ancestors"]``, and the ``hierarchy``
+    column (or stream feature) to each example's node per level.
+
+    Args:
+        examples: the :class:`~fgkeras.data.base.Examples` of a split.
+        label_tree: a ``{child: parent}`` dict, a JSON file of one, a
+            `~fgkeras.data.label_tree.LabelTree` or its config.
+
+    >>> from fgkeras.data.base import Examples
+    >>> ex = Examples("toy", ["ant", "bee", "cat"], table={"label": np.array([0, 2])})
+    >>> out = with_label_tree(ex, {"ant": "insect", "bee": "insect", "cat": "mammal"})
+    >>> out.table["hierarchy"].tolist(), out.info["hierarchy_names"]["level0"]
+    ([[0, 0], [1, 2]], ['insect', 'mammal'])
+    """
+    tree = resolve_label_tree(label_tree, examples.class_names)
+    info = dict(examples.info, **tree.source_info())
+    if examples.table is not None:
+        labels = np.asarray(examples.table["label"])
+        table = dict(examples.table, hierarchy=tree.ancestors[labels])
+        return dataclasses.replace(examples, table=table, info=info)
+    ancestors = tf.constant(tree.ancestors)
+    stream = examples.stream.map(
+        lambda ex: dict(ex, hierarchy=tf.gather(ancestors, tf.cast(ex["label"], tf.int32)))
+    )
+    return dataclasses.replace(examples, stream=stream, info=info)
 
 
 def _class_indices(source_name, names, classes):

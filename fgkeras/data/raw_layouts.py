@@ -212,4 +212,33 @@ def aircraft_source(split="train", *, data_dir=None, level="variant", on_error="
         ).clip(0, 1)
     labels = [per_level[level][i] for i in ids]
     info = {"hierarchy_levels": list(AIRCRAFT_LEVELS), "hierarchy_names": names}
+    ancestors = _aircraft_ancestors(root, names, level)
+    if ancestors is not None:
+        info["class_ancestors"] = ancestors
     return file_examples("fgvc_aircraft", names[level], paths, labels, on_error, extra, info, check)
+
+
+def _aircraft_ancestors(root, names, level):
+    """Each class's [manufacturer, family, variant] prefix down to ``level``, from every split file.
+
+    None when some class appears in no split file (its ancestors are unknown).
+    """
+    depth = AIRCRAFT_LEVELS.index(level) + 1
+    per_image = {}
+    for split in ("train", "val", "test"):
+        for lv in AIRCRAFT_LEVELS[:depth]:
+            path = os.path.join(root, f"images_{lv}_{split}.txt")
+            if not os.path.isfile(path):
+                continue
+            with open(path) as f:
+                for line in f:
+                    if line.strip():
+                        image, name = line.strip().split(" ", 1)
+                        per_image.setdefault(image, {})[lv] = names[lv].index(name)
+    rows = {}
+    for nodes in per_image.values():
+        if len(nodes) == depth:
+            rows.setdefault(nodes[level], [nodes[lv] for lv in AIRCRAFT_LEVELS[:depth]])
+    if len(rows) != len(names[level]):
+        return None
+    return [rows[i] for i in range(len(names[level]))]

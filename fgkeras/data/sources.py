@@ -17,12 +17,20 @@ import numpy as np
 from fgkeras.data import raw_layouts, synthetic, tfds_sources, tfrecords
 from fgkeras.data.base import Examples, check_split, file_examples, split_files
 from fgkeras.data.files import IMAGE_EXTENSIONS
+from fgkeras.data.label_tree import LabelTree
 
 FASHION_MNIST_CLASSES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 ]  # fmt: skip
 FASHION_MNIST_TOPS = (0, 2, 4, 6)  # T-shirt/top, Pullover, Coat, Shirt
+# The two-level Fashion-MNIST tree: each class's group (levels "group", "label").
+FASHION_MNIST_GROUPS = {
+    "T-shirt/top": "upper body", "Pullover": "upper body", "Coat": "upper body",
+    "Shirt": "upper body", "Dress": "full body", "Trouser": "lower body",
+    "Sandal": "footwear", "Sneaker": "footwear", "Ankle boot": "footwear", "Bag": "bags",
+}  # fmt: skip
+FASHION_MNIST_GROUP_NAMES = ["upper body", "full body", "lower body", "footwear", "bags"]
 FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist",)
 _SPLIT_DIRS = {"train": ("train",), "validation": ("validation", "val"), "test": ("test",)}
 
@@ -53,6 +61,7 @@ def synthetic_source(
         "attribute_names": info.attribute_names, "part_names": list(synthetic.PART_NAMES),
         "hierarchy_levels": list(info.hierarchy_levels),
         "hierarchy_names": info.hierarchy_names,
+        "class_ancestors": info.hierarchy.tolist(),
     })  # fmt: skip
 
 
@@ -261,27 +270,43 @@ def fashion_mnist_source(split="train", *, data_dir=None, tops_only=False, on_er
             raise ValueError(
                 f"Fashion-MNIST in {folder!r}: {len(images)} images, {len(labels)} labels."
             )
-    if not tops_only:
-        if images is None:
-            return examples
-        return Examples(
-            name, list(FASHION_MNIST_CLASSES), table={"image": images[..., None], "label": labels}
-        )
-    remap = np.full(10, -1, np.int32)
-    remap[list(FASHION_MNIST_TOPS)] = np.arange(4)
-    names = [FASHION_MNIST_CLASSES[i] for i in FASHION_MNIST_TOPS]
+    class_names = list(FASHION_MNIST_CLASSES)
+    if tops_only:
+        remap = np.full(10, -1, np.int32)
+        remap[list(FASHION_MNIST_TOPS)] = np.arange(4)
+        class_names = [FASHION_MNIST_CLASSES[i] for i in FASHION_MNIST_TOPS]
+    tree = fashion_mnist_tree(class_names)
     if images is None:
         import tensorflow as tf
 
-        table = tf.constant(remap)
-        stream = examples.stream.filter(lambda ex: tf.gather(table, ex["label"]) >= 0).map(
-            lambda ex: dict(ex, label=tf.gather(table, ex["label"]))
-        )
-        return Examples(name, names, stream=stream)
-    keep = remap[labels] >= 0
-    return Examples(
-        name, names, table={"image": images[keep][..., None], "label": remap[labels[keep]]}
-    )
+        stream, ancestors = examples.stream, tf.constant(tree.ancestors)
+        if tops_only:
+            table = tf.constant(remap)
+            stream = stream.filter(lambda ex: tf.gather(table, ex["label"]) >= 0).map(
+                lambda ex: dict(ex, label=tf.gather(table, ex["label"]))
+            )
+        stream = stream.map(lambda ex: dict(ex, hierarchy=tf.gather(ancestors, ex["label"])))
+        return Examples(name, class_names, stream=stream, info=tree.source_info())
+    if tops_only:
+        keep = remap[labels] >= 0
+        images, labels = images[keep], remap[labels[keep]]
+    table = {"image": images[..., None], "label": labels, "hierarchy": tree.ancestors[labels]}
+    return Examples(name, class_names, table=table, info=tree.source_info())
+
+
+def fashion_mnist_tree(class_names=FASHION_MNIST_CLASSES):
+    """The Fashion-MNIST label tree: group (upper body, full body, ...) → class.
+
+    Levels ``["group", "label"]``; the groups are those of
+    :data:`FASHION_MNIST_GROUPS`, all five kept whatever ``class_names`` holds.
+
+    >>> tree = fashion_mnist_tree()
+    >>> tree.names[0][tree.ancestors[FASHION_MNIST_CLASSES.index("Sneaker"), 0]]
+    'footwear'
+    """
+    groups = [FASHION_MNIST_GROUP_NAMES.index(FASHION_MNIST_GROUPS[n]) for n in class_names]
+    table = np.stack([groups, np.arange(len(class_names))], axis=1)
+    return LabelTree(["group", "label"], [FASHION_MNIST_GROUP_NAMES, list(class_names)], table)
 
 
 SOURCES = {

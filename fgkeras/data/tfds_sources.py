@@ -4,7 +4,10 @@
 ``data_dir`` / ``$TFDS_DATA_DIR``. Features are renamed to the pipeline's keys:
 object boxes to ``bbox``; Oxford-IIIT Pet's head box is a part, so it is
 ``part_bbox`` ``[1, 4]``; species / supercategory become a two-level
-``hierarchy``.
+``hierarchy``. Oxford-IIIT Pet's ``source_info`` also holds ``class_ancestors``
+(breed → species, from the dataset's naming: cat breeds are capitalised); the
+iNaturalist sets have no class → supercategory table without a pass over
+the data.
 """
 
 from __future__ import annotations
@@ -86,6 +89,12 @@ def tfds_source(
         if coarse in info.features:
             extra["hierarchy_levels"] = [coarse, "label"]
             extra["hierarchy_names"] = {coarse: list(info.features[coarse].names)}
+    species = [s.lower() for s in extra.get("hierarchy_names", {}).get("species", [])]
+    if tfds_name == "oxford_iiit_pet" and species == ["cat", "dog"]:
+        # The dataset's convention: cat breeds are capitalised, dog breeds are not.
+        extra["class_ancestors"] = [
+            [0 if name[:1].isupper() else 1, i] for i, name in enumerate(class_names)
+        ]
     split_info = info.splits.get(split) if hasattr(info.splits, "get") else None
     num = split_info.num_examples if split_info is not None else None
     stream = ds.map(_convert(tfds_name))

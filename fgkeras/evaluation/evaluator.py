@@ -24,6 +24,7 @@ import warnings
 
 import numpy as np
 
+from fgkeras.evaluation.hierarchy import hierarchy_metrics
 from fgkeras.evaluation.metrics import metrics_from_predictions, most_confused_pairs
 from fgkeras.evaluation.retrieval import embedding_model, retrieval_metrics
 
@@ -106,7 +107,14 @@ def collect_outputs(model, dataset):
 
 
 def evaluate(
-    model, dataset, class_names=None, out_dir=None, top_k=5, history_csv=None, retrieval=False
+    model,
+    dataset,
+    class_names=None,
+    out_dir=None,
+    top_k=5,
+    history_csv=None,
+    retrieval=False,
+    label_tree=None,
 ) -> dict:
     """Evaluate a model on a dataset; optionally write the report files.
 
@@ -127,9 +135,17 @@ def evaluate(
             the embeddings go into ``predictions.npz`` and a 2-D projection
             into ``embedding_projection.png``. Needs a functional Keras model.
             Defaults to False.
+        label_tree: the class hierarchy for the ``hierarchy`` metrics (a
+            `fgkeras.data.label_tree.LabelTree`, its config or a
+            ``{child: parent}`` map); None takes the dataset's
+            (``dataset.source_info["class_ancestors"]``), else the model's
+            own (``hierarchical``), else there are none. Defaults to None.
 
     Returns:
-        The dict of `metrics_from_predictions`, plus ``retrieval`` when asked
+        The dict of `metrics_from_predictions`, plus ``retrieval`` when asked,
+        ``hierarchy`` when there is a label tree (per-level accuracy, mistake
+        severity; see `fgkeras.evaluation.hierarchy.hierarchy_metrics`; with
+        the model's own per-level heads when it has "level_logits_*" layers)
         and ``files`` (name to path of each file written) when ``out_dir`` is
         given.
 
@@ -142,21 +158,81 @@ def evaluate(
     """
     if class_names is None:
         class_names = getattr(dataset, "class_names", None)
-    embeddings = None
-    if retrieval:
-        two_outputs = _with_embeddings(model)
-        labels, (scores, embeddings) = collect_outputs(two_outputs, dataset)
-        embeddings = embeddings.reshape(len(embeddings), -1)
+    tree = hierarchy_tree(label_tree, dataset, model, class_names)
+    heads = level_layers(model) if tree is not None else []
+    embeddings = level_scores = None
+    if retrieval or heads:
+        views = _with_embeddings(model) if retrieval else model
+        if heads:
+            views = _with_levels(views, heads)
+        labels, outputs = collect_outputs(views, dataset)
+        scores = outputs[0]
+        if retrieval:
+            embeddings = outputs[1].reshape(len(outputs[1]), -1)
+        if heads:
+            level_scores = outputs[-len(heads) :] + [scores]
     else:
         labels, scores = predict_dataset(model, dataset)
     metrics = metrics_from_predictions(labels, scores, class_names, top_k=top_k)
     if retrieval:
         metrics["retrieval"] = retrieval_metrics(embeddings, labels)
+    if tree is not None:
+        if level_scores is not None and len(level_scores) != tree.num_levels:
+            level_scores = None  # the model's tree is not the data's: no per-head metrics
+        metrics["hierarchy"] = hierarchy_metrics(labels, scores, tree, level_scores)
     if out_dir is not None:
         metrics["files"] = write_report(
             metrics, out_dir, labels, scores, history_csv, embeddings=embeddings
         )
     return metrics
+
+
+def hierarchy_tree(label_tree, dataset, model, class_names):
+    """The `LabelTree` of an evaluation: given, else the dataset's, else the model's; or None.
+
+    A tree whose classes do not match ``class_names`` (in number, or by
+    name when the tree has names) is dropped with a warning.
+    """
+    from fgkeras.data.label_tree import LabelTree, resolve_label_tree
+
+    names = None if class_names is None else [str(n) for n in class_names]
+    if label_tree is not None:
+        tree = resolve_label_tree(label_tree, names)
+    else:
+        info = getattr(dataset, "source_info", None) or {}
+        found = getattr(dataset, "class_names", None) or names
+        tree = LabelTree.from_source_info(info, found) if found is not None else None
+        if tree is None:
+            tree = getattr(model, "label_tree", None)
+            tree = tree if isinstance(tree, LabelTree) and tree.num_levels > 1 else None
+    if tree is None or names is None or tree.class_names == names:
+        return tree
+    if len(names) == tree.num_classes:  # e.g. a model's tree with placeholder names
+        return tree
+    warnings.warn(
+        f"No hierarchy metrics: the label tree has {tree.num_classes} classes and the "
+        f"evaluation {len(names)}.",
+        stacklevel=3,
+    )
+    return None
+
+
+def level_layers(model) -> list:
+    """The model's coarse "level_logits_*" layers (all but the last, the main output)."""
+    found = [
+        layer for layer in getattr(model, "layers", []) if layer.name.startswith("level_logits_")
+    ]
+    if not found or not getattr(model, "outputs", None):
+        return []
+    return found[:-1] if found[-1].output is model.outputs[0] else []
+
+
+def _with_levels(model, layers):
+    """``model``'s outputs followed by the outputs of ``layers`` (one pass)."""
+    import keras
+
+    outputs = list(model.outputs) + [layer.output for layer in layers]
+    return keras.Model(model.inputs, outputs)
 
 
 def _with_embeddings(model):

@@ -10,6 +10,9 @@
 - `attention_maps`: the maps the model itself computes, fetched by layer
   name ("attention_maps", "attention_maps_2", ...), e.g. WS-DAN's part
   maps, MA-CNN's channel groups, RA-CNN's zoom masks, two_stage's CAM.
+- `glimpse_maps`: the boxes a glimpse model looked at (its "glimpse_boxes"
+  layer, e.g. recurrent_glimpse), drawn as a map that counts the glimpses
+  covering each pixel.
 - `save_overlay` and `explain` draw them over the images as PNG files.
 - `peak_in_boxes`: whether each map's peak falls inside given boxes, the
   localization score of `benchmarks/attention_localization.py`.
@@ -113,6 +116,24 @@ def attention_maps(model, images, names=None) -> dict:
     return {name: np.asarray(value) for name, value in result.items()}
 
 
+def glimpse_maps(boxes, size) -> np.ndarray:
+    """How many glimpse boxes cover each cell of a (height, width) grid: (batch, h, w).
+
+    Args:
+        boxes: (batch, glimpses, 4) normalized (ymin, xmin, ymax, xmax).
+        size: (height, width) of the maps.
+
+    >>> glimpse_maps(np.array([[[0.0, 0.0, 0.5, 0.5], [0.0, 0.0, 1.0, 0.5]]]), (2, 2))[0].tolist()
+    [[2.0, 0.0], [1.0, 0.0]]
+    """
+    boxes = np.asarray(boxes, "float32")
+    ys = (np.arange(size[0]) + 0.5) / size[0]
+    xs = (np.arange(size[1]) + 0.5) / size[1]
+    rows = (ys >= boxes[..., 0:1]) & (ys <= boxes[..., 2:3])  # (batch, glimpses, h)
+    cols = (xs >= boxes[..., 1:2]) & (xs <= boxes[..., 3:4])  # (batch, glimpses, w)
+    return (rows[..., :, None] & cols[..., None, :]).sum(axis=1).astype("float32")
+
+
 def map_peaks(heatmaps) -> np.ndarray:
     """Normalized (y, x) cell centers of each map's maximum: (batch, 2).
 
@@ -205,7 +226,8 @@ def explain(model, images, out_dir, class_index=None, names=None, image_names=No
 
     Each row is {"image", "method", "path", "peak_y", "peak_x"}. Grad-CAM is
     drawn for every model; each "attention_maps*" layer (or those in
-    ``names``) also gets one overlay of its maps' mean.
+    ``names``) also gets one overlay of its maps' mean, and a model with a
+    "glimpse_boxes" layer one overlay of `glimpse_maps`.
 
     Args:
         model: a model of the zoo.
@@ -228,6 +250,10 @@ def explain(model, images, out_dir, class_index=None, names=None, image_names=No
     if names is not None or attention_layer_names(model):
         for name, maps in attention_maps(model, images, names).items():
             heatmaps[name] = maps.mean(axis=-1) if maps.ndim == 4 else maps
+    if "glimpse_boxes" in {layer.name for layer in model.layers}:
+        probe = keras.Model(model.input, model.get_layer("glimpse_boxes").output)
+        boxes = np.asarray(probe(images, training=False))
+        heatmaps["glimpse_boxes"] = glimpse_maps(boxes, images.shape[1:3])
     rows = []
     for method, maps in heatmaps.items():
         peaks = map_peaks(maps)

@@ -10,6 +10,7 @@ from fgkeras.layers.attention import (
 from fgkeras.layers.bilinear import BilinearPooling, SignedSqrtL2Normalization
 from fgkeras.layers.compact_bilinear import CompactBilinearPooling
 from fgkeras.layers.covariance import ISqrtCovPooling
+from fgkeras.layers.glimpse import GlimpseBoxes, GlimpseSensor, Passthrough
 from fgkeras.layers.hard_attention import (
     AttentionCropZoom,
     AttentionGuidedCrop,
@@ -24,6 +25,7 @@ from fgkeras.layers.recurrent_attention import (
     RecurrentAttention,
     SelectStep,
 )
+from fgkeras.layers.tree_decoder import ChildMask, DecoderStep, PredictionEmbedding
 from fgkeras.layers.tree_lstm import QuadtreeTreeLSTM
 
 __all__ = [
@@ -35,6 +37,8 @@ __all__ = [
     "CBAM",
     "ChannelGroupingAttention",
     "ClassActivationMap",
+    "GlimpseBoxes",
+    "GlimpseSensor",
     "SoftAttentionPooling",
     "SpatialSoftmax",
     "SqueezeExcitation",
@@ -43,7 +47,11 @@ __all__ = [
     "CompactBilinearPooling",
     "ISqrtCovPooling",
     "ImagePreprocessing",
+    "Passthrough",
     "QuadtreeTreeLSTM",
+    "ChildMask",
+    "DecoderStep",
+    "PredictionEmbedding",
     "DoublyStochasticPenalty",
     "RecurrentAttention",
     "SelectStep",

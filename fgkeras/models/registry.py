@@ -41,6 +41,10 @@ CAPABILITIES = {
     "embed": 'a layer named "pooler" outputs the image embedding (batch, dim)',
     "grad_cam": 'a layer named "feature_map" outputs the spatial map Grad-CAM explains',
     "attention_maps": 'layers named "attention_maps*" output the model\'s own maps',
+    "glimpse_boxes": 'a layer named "glimpse_boxes" outputs the (batch, glimpses, 4) '
+    "normalized [ymin, xmin, ymax, xmax] boxes the model looked at",
+    "level_logits": 'layers named "level_logits_<level>" output the logits of each level of '
+    "the model's label tree, coarse first; the last one is the main output",
     "mixing": "trains on soft (MixUp/CutMix) labels; models whose extra losses need "
     "integer labels leave it out",
     "multi_pass": "training runs more than one pass per batch (its own `train_losses`)",

@@ -248,6 +248,7 @@ def _card(functions, version):
                 "more pixels (width x height), before decoding them",
             },
             "signatures": sorted(functions.signatures()),
+            **({"levels": [key for key, _, _ in functions.levels]} if functions.levels else {}),
             **({"gallery": functions.gallery.summary()} if functions.gallery is not None else {}),
         },
     }

@@ -27,6 +27,13 @@ model's embedding layer (`fgkeras.models.heads.embedding_layer`: the
 descriptor). ``classify_pixels`` and ``embed_pixels`` resize any ``H, W`` to
 the model's input size the same way as the bytes signatures.
 
+A model with a label tree (``hierarchical``: a ``label_tree`` and layers
+"level_logits_<level>") adds, to ``serving_default`` and
+``classify_pixels``, ``top_k_names_<level>`` and ``top_k_scores_<level>``
+[N, min(k, nodes)] for every level of its tree, coarse first (the last
+level's equal ``top_k_names`` and ``top_k_scores``); the level names are
+in ``assets/model_card.json`` (``export.levels``).
+
 ``nearest`` exists when a `fgkeras.serving.gallery.Gallery` is exported with
 the model: it ranks the gallery's classes (names in
 ``assets/gallery_class_names.txt``, ``nearest_indices`` index them) by the
@@ -37,6 +44,7 @@ first, ``k' = min(top_k, gallery classes)``.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import keras
@@ -97,6 +105,30 @@ def _find_zoo_model(model):
 
 def _has_layer(model, name):
     return any(layer.name == name for layer in getattr(model, "layers", []))
+
+
+def tree_levels(model: keras.Model, class_names) -> list:
+    """``[(key, "level_logits_<key>" layer, node names), ...]`` of a model with a label tree.
+
+    Empty for models without one (or with a one-level tree). The last
+    level's names are ``class_names``.
+
+    >>> import fgkeras
+    >>> net = fgkeras.build("baseline", num_classes=3, backbone="tiny", weights=None,
+    ...                     input_shape=(32, 32, 3))
+    >>> tree_levels(net, ["a", "b", "c"])
+    []
+    """
+    tree = getattr(model, "label_tree", None)
+    if tree is None or getattr(tree, "num_levels", 1) < 2:
+        return []
+    keys = [re.sub(r"\W+", "_", str(level)).strip("_") or "level" for level in tree.levels]
+    layers = {layer.name: layer for layer in model.layers}
+    if any(f"level_logits_{key}" not in layers for key in keys):
+        return []
+    names = [[str(n) for n in level_names] for level_names in tree.names[:-1]]
+    names.append([str(n) for n in class_names])
+    return [(key, layers[f"level_logits_{key}"], n) for key, n in zip(keys, names)]
 
 
 def input_size(model: keras.Model) -> tuple[int, int]:
@@ -167,6 +199,9 @@ class ServingFunctions:
         outputs = {"logits": self.model.output}
         if embedding is not None:
             outputs["embedding"] = embedding
+        self.levels = tree_levels(self.model, self.class_names)
+        for key, layer, _ in self.levels[:-1]:
+            outputs[f"level_logits_{key}"] = layer.output
         # One functional graph for both outputs shares the model's weights.
         self.network = keras.Model(self.model.inputs, outputs, name=f"{self.model.name}_serving")
         self.gallery = None
@@ -253,13 +288,25 @@ class ServingFunctions:
             "top_k_names": tf.gather(self.names, indices),
         }
 
+    def level_classes(self, out):
+        """Each tree level's top-k names and scores (``{}`` for a model without levels)."""
+        found = {}
+        for key, _, names in self.levels:
+            logits = out["logits"] if key == self.levels[-1][0] else out[f"level_logits_{key}"]
+            probabilities = tf.nn.softmax(logits, axis=-1)
+            scores, indices = tf.math.top_k(probabilities, k=min(self.top_k, len(names)))
+            found[f"top_k_names_{key}"] = tf.gather(tf.constant(names, tf.string), indices)
+            found[f"top_k_scores_{key}"] = scores
+        return found
+
     # The argument name is the signature's input name: `image` everywhere.
     def serving_default(self, image):
-        return self.classes(self.outputs(self.prepare_images(image))["logits"])
+        out = self.outputs(self.prepare_images(image))
+        return {**self.classes(out["logits"]), **self.level_classes(out)}
 
     def classify_pixels(self, image):
-        logits = self.outputs(self.prepare_pixels(image))["logits"]
-        return {"logits": logits, **self.classes(logits)}
+        out = self.outputs(self.prepare_pixels(image))
+        return {"logits": out["logits"], **self.classes(out["logits"]), **self.level_classes(out)}
 
     def embed(self, image):
         return {"embedding": self.outputs(self.prepare_images(image))["embedding"]}

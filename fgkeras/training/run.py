@@ -138,7 +138,7 @@ def _run(c: TrainConfig) -> TrainResult:
     learning_rate = c.learning_rate * (replicas if c.scale_learning_rate else 1)
 
     with strategy.scope():
-        net = build(c.model, **_model_kwargs(c, len(class_names), image_size))
+        net = build(c.model, **_model_kwargs(c, len(class_names), image_size, train_data))
         augmenter = fdata.build_augmenter(c.augment, seed=c.seed)
     history = {}
     phases = _phases(c.epochs, c.freeze_epochs)
@@ -213,8 +213,12 @@ def _prepare_run_dir(run_dir: str, config: TrainConfig) -> None:
         raise PermissionError(f"Cannot write the run directory {run_dir!r}: {error}") from error
 
 
-def _model_kwargs(c: TrainConfig, num_classes: int, image_size: int) -> dict:
+def _model_kwargs(c: TrainConfig, num_classes: int, image_size: int, data=None) -> dict:
     kwargs = {"num_classes": num_classes, "input_shape": (image_size, image_size, 3)}
+    if "hierarchy" in model_card(c.model)["targets"] and "label_tree" not in (
+        c.model_options or {}
+    ):
+        kwargs["label_tree"] = _label_tree(c, data)
     kwargs["weights"] = c.weights
     if c.embedding_dim is not None:
         kwargs["embedding_dim"] = c.embedding_dim
@@ -222,6 +226,21 @@ def _model_kwargs(c: TrainConfig, num_classes: int, image_size: int) -> dict:
         kwargs["backbone"] = c.backbone
     kwargs.update(c.model_options or {})
     return kwargs
+
+
+def _label_tree(c: TrainConfig, data) -> dict:
+    """The config of the training source's label tree, for models that target "hierarchy"."""
+    from fgkeras.data.label_tree import LabelTree
+
+    tree = LabelTree.from_source_info(getattr(data, "source_info", {}), data.class_names)
+    if tree is None:
+        raise ValueError(
+            f"Model {c.model!r} decodes a label tree and source {c.source!r} has no class "
+            "hierarchy (no class_ancestors in its source_info). Use a source with one "
+            "(synthetic, fgvc_aircraft, fashion_mnist, oxford_iiit_pet) or give one: "
+            'source_options={"label_tree": {"<class>": "<parent>", ...}}.'
+        )
+    return tree.to_config()
 
 
 def _check_model_options(c: TrainConfig, card: dict) -> None:

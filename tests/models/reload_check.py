@@ -1,12 +1,15 @@
-"""Every registered model reloads where a user reloads it: in a fresh process.
+"""Shared by the two halves of the reload test (test_reload_models_{a,b}.py).
 
+Every registered model reloads where a user reloads it: in a fresh process.
 One epoch of each model is trained through the command line (``fgkeras
 train``). Then ONE new Python process, which imports nothing but
 ``fgkeras`` (no model family module, no test helper), runs for every run
 directory what ``fgkeras evaluate``, ``predict``, ``explain`` and ``export
 --verify`` run, and ``keras.models.load_model(path, safe_mode=True)``. The
-process is shared between models to keep CI time down; what matters is that
-it never built the models it loads.
+process is shared between the models of one half to keep CI time down; what
+matters is that it never built the models it loads. The registry is split in
+two halves, one test file each, so the two pytest-xdist workers run them side
+by side.
 """
 
 import json
@@ -23,6 +26,7 @@ import fgkeras
 from fgkeras.cli.main import main
 
 MODELS = fgkeras.list_models()
+HALVES = {"a": MODELS[0::2], "b": MODELS[1::2]}
 
 FRESH_PROCESS = textwrap.dedent(
     """
@@ -58,12 +62,10 @@ FRESH_PROCESS = textwrap.dedent(
 )
 
 
-@pytest.fixture(scope="module")
-def trained_runs(tmp_path_factory):
-    """One short CLI training run of every registered model (tiny backbone, 32 px)."""
-    root = tmp_path_factory.mktemp("reload")
+def train_runs(names, root):
+    """One short CLI training run of each model in ``names`` (tiny backbone, 32 px)."""
     runs = root / "runs"
-    for name in MODELS:
+    for name in names:
         code = main(
             [
                 "train", name, "--source", "synthetic", "--backbone", "tiny",
@@ -79,8 +81,8 @@ def trained_runs(tmp_path_factory):
     return root, runs, image
 
 
-@pytest.fixture(scope="module")
-def fresh_process_results(trained_runs):
+def reload_in_a_fresh_process(trained_runs):
+    """Run FRESH_PROCESS over the run directories; return its results per model."""
     root, runs, image = trained_runs
     out = root / "fresh"
     env = {**os.environ, "FGKERAS_DEBUG": "1"}
@@ -96,9 +98,7 @@ def fresh_process_results(trained_runs):
     return json.loads(line[len("RESULTS ") :])
 
 
-@pytest.mark.large
-@pytest.mark.parametrize("name", MODELS)
-def test_reloads_in_a_fresh_process(name, trained_runs, fresh_process_results):
+def check_reload(name, trained_runs, fresh_process_results):
     _, runs, _ = trained_runs
     result = fresh_process_results[name]
     assert result["codes"] == {"evaluate": 0, "predict": 0, "explain": 0, "export": 0}
@@ -111,10 +111,9 @@ def test_reloads_in_a_fresh_process(name, trained_runs, fresh_process_results):
     assert result["versions"] == ["1"]
 
 
-@pytest.mark.large
-def test_every_run_directory_has_the_documented_files(trained_runs):
+def check_run_directories(names, trained_runs):
     _, runs, _ = trained_runs
-    for name in MODELS:
+    for name in names:
         files = set(os.listdir(runs / name))
         expected = {"config.json", "class_names.json", "history.csv", "model.keras"}
         assert expected | {"last.keras", "best.keras", "metrics.json"} <= files, name
