@@ -1,8 +1,5 @@
 """Training with metric losses: the objective, the embedding projection, the trainer step."""
 
-import json
-import os
-
 import keras
 import numpy as np
 import pytest
@@ -107,33 +104,6 @@ def test_triplet_training_lowers_the_triplet_loss_and_leaves_the_classifier_alon
     assert history["loss"][-1] < 0.5 * history["loss"][0]
     for before, after in zip(classifier, net.get_layer("predictions").get_weights()):
         np.testing.assert_array_equal(before, after)
-
-
-def test_train_with_triplet_loss_writes_retrieval_metrics(tmp_path):
-    result = fgkeras.train(
-        "baseline",
-        "synthetic",
-        run_dir=str(tmp_path),
-        backbone="tiny",
-        weights=None,
-        image_size=16,
-        batch_size=8,
-        images_per_class=2,
-        epochs=2,
-        limit=64,
-        loss="triplet",
-        embedding_dim=8,
-        augment="none",
-        verbose=0,
-    )
-    assert "val_recall_at_1" in result.history and "accuracy" not in result.history
-    assert all(0.0 <= value <= 1.0 for value in result.history["val_recall_at_1"])
-    with open(os.path.join(tmp_path, "metrics.json")) as file:
-        metrics = json.load(file)
-    assert metrics["loss"] == "triplet"
-    assert 0.0 <= metrics["retrieval"]["recall_at_1"] <= 1.0
-    best = keras.models.load_model(os.path.join(tmp_path, "best.keras"))
-    assert embedding_layer(best).output.shape == (None, 8)
 
 
 def test_prototype_classifier_predicts_the_nearest_class_prototype():
