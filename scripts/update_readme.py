@@ -1,4 +1,4 @@
-"""Copy the benchmark results tables into README.md and docs/data.md.
+"""Copy the benchmark results tables into README.md, docs/data.md and docs/losses.md.
 
 Every block between ``<!-- results:NAME -->`` and ``<!-- /results:NAME -->``
 in those documents is replaced by the table of
@@ -30,7 +30,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join("benchmarks", "results")
-DOCUMENTS = ("README.md", os.path.join("docs", "data.md"))
+DOCUMENTS = ("README.md", os.path.join("docs", "data.md"), os.path.join("docs", "losses.md"))
 MARKER = re.compile(r"<!-- (/?)results:([\w.-]+) -->")
 
 
