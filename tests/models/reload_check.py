@@ -8,7 +8,7 @@ directory what ``fgkeras evaluate``, ``predict``, ``explain`` and ``export
 --verify`` run, and ``keras.models.load_model(path, safe_mode=True)``. The
 process is shared between the models of one half to keep CI time down; what
 matters is that it never built the models it loads. The registry is split in
-two halves, one test file each, so the two pytest-xdist workers run them side
+two halves, one test file each, so two pytest-xdist workers run them side
 by side.
 """
 

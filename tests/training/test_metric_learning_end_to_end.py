@@ -52,7 +52,7 @@ def test_triplet_embedding_recognises_unseen_classes(tmp_path, capsys):
     run = tmp_path / "run"
     code = main(
         ["train", "baseline", "--source", "fashion_mnist", "--run-dir", str(run)]
-        + ["--backbone", "tiny", "--weights", "none", "--image-size", "28", "--epochs", "2"]
+        + ["--backbone", "tiny", "--weights", "none", "--image-size", "28", "--epochs", "1"]
         + ["--batch-size", "48", "--images-per-class", "8", "--limit", "1920"]
         + ["--loss", "triplet", "--embedding-dim", "32", "--augment", "none"]
         + ["--learning-rate", "0.003", "--verbose", "0", "--classes", *NON_TOPS]
@@ -72,7 +72,7 @@ def test_triplet_embedding_recognises_unseen_classes(tmp_path, capsys):
     # embedding here is measured by benchmarks/metric_learning.py, not asserted.
     code = main(
         ["fewshot", str(run), "--classes", *TOPS, "--ways", "4", "--shots", "5"]
-        + ["--episodes", "100", "--json"]
+        + ["--episodes", "60", "--json"]
     )
     assert code == 0
     result = json.loads(capsys.readouterr().out)[0]
