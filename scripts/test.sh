@@ -13,6 +13,7 @@ echo "[test] pytest"
 # tensors and keep about one core busy, with gaps (subprocesses starting,
 # files written); a third worker fills those gaps on a 2-core machine
 # (pytest alone, fresh clones of the same commit: 15 min 48 s with two
-# workers; 14 min 57 s and 15 min 41 s with three). --dist loadfile keeps each file on one worker, so module-scoped
-# fixtures (e.g. the registry-wide training runs) are built once.
+# workers; 14 min 57 s and 15 min 41 s with three). --dist loadfile keeps
+# each file on one worker, so module-scoped fixtures (e.g. the
+# registry-wide training runs) are built once.
 .venv/bin/python -m pytest -q -n "${FGKERAS_TEST_WORKERS:-3}" --dist loadfile "$@"
