@@ -26,7 +26,8 @@ import numpy as np
 
 from fgkeras.evaluation.hierarchy import hierarchy_metrics
 from fgkeras.evaluation.metrics import metrics_from_predictions, most_confused_pairs
-from fgkeras.evaluation.retrieval import embedding_model, retrieval_metrics
+from fgkeras.evaluation.retrieval import retrieval_metrics
+from fgkeras.models.heads import embedding_model
 
 __all__ = [
     "collect_outputs",

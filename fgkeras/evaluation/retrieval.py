@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["embed_dataset", "embedding_model", "retrieval_metrics"]
+__all__ = ["embed_dataset", "retrieval_metrics"]
 
 # Entries of one chunk's [queries, N] distance matrix (float64: 32 MiB).
 CHUNK_ENTRIES = 1 << 22
@@ -198,30 +198,6 @@ def _check_positive_int(name, value):
     return int(value)
 
 
-def embedding_model(model):
-    """A `keras.Model` from ``model``'s inputs to its embedding layer's output.
-
-    The embedding layer is `fgkeras.models.heads.embedding_layer` ("embedding"
-    when the model has a learned projection, else "pooler").
-
-    >>> import fgkeras
-    >>> net = fgkeras.build("baseline", num_classes=3, backbone="tiny", weights=None,
-    ...                     input_shape=(16, 16, 3))
-    >>> embedding_model(net).output_shape[0] is None
-    True
-    """
-    import keras
-
-    from fgkeras.models.heads import embedding_layer
-
-    if not getattr(model, "inputs", None):
-        raise ValueError(
-            "Embeddings need a functional Keras model (one with `inputs`), such as the "
-            f"zoo's models. Received: {type(model).__name__}"
-        )
-    return keras.Model(model.inputs, embedding_layer(model).output, name=f"{model.name}_embed")
-
-
 def embed_dataset(model, dataset):
     """Embeddings and labels of a batched ``(inputs, labels)`` dataset.
 
@@ -247,6 +223,7 @@ def embed_dataset(model, dataset):
     (5, 'float32', [0, 1, 2, 0, 1])
     """
     from fgkeras.evaluation.evaluator import collect_outputs
+    from fgkeras.models.heads import embedding_model
 
     labels, (embeddings,) = collect_outputs(embedding_model(model), dataset)
     return embeddings.reshape(len(embeddings), -1), labels

@@ -80,6 +80,23 @@ def embedding_layer(model):
     )
 
 
+def embedding_model(model):
+    """A `keras.Model` from ``model``'s inputs to its `embedding_layer`'s output.
+
+    >>> import fgkeras
+    >>> net = fgkeras.build("baseline", num_classes=3, backbone="tiny", weights=None,
+    ...                     input_shape=(16, 16, 3))
+    >>> embedding_model(net).output_shape[0] is None
+    True
+    """
+    if not getattr(model, "inputs", None):
+        raise ValueError(
+            "Embeddings need a functional Keras model (one with `inputs`), such as the "
+            f"zoo's models. Received: {type(model).__name__}"
+        )
+    return keras.Model(model.inputs, embedding_layer(model).output, name=f"{model.name}_embed")
+
+
 def add_embedding_projection(model, embedding_dim: int):
     """Return ``model`` with a learned ``embedding_dim``-d embedding before its logits.
 

@@ -213,7 +213,7 @@ def build_gallery(
 
     from fgkeras.checks import check_int
     from fgkeras.data import load
-    from fgkeras.models.heads import embedding_layer
+    from fgkeras.models.heads import embedding_model
     from fgkeras.serving.signatures import inference_model, input_size
 
     if mode not in MODES:
@@ -226,7 +226,7 @@ def build_gallery(
             f"mixing or features; do not pass {fixed}."
         )
     model = inference_model(model)
-    layer = embedding_layer(model)
+    embedder = embedding_model(model)  # fails before reading any image
     if image_size is None:
         height, width = input_size(model)
         if height != width:
@@ -245,7 +245,6 @@ def build_gallery(
         )  # fmt: skip
     except (ValueError, OSError) as error:
         raise type(error)(f"Cannot read the gallery {name!r}: {error}") from error
-    embedder = keras.Model(model.inputs, layer.output, name=f"{model.name}_embedder")
     embeddings, labels = [], []
     for images, batch_labels in data:
         out = embedder(images, training=False)

@@ -93,8 +93,7 @@ class Trainer(keras.Model):
             # The compiled loss alone: layers' added losses are counted once, below.
             cross_entropy = keras.losses.get(self.loss)
             terms[CROSS_ENTROPY] = cross_entropy(y, logits, sample_weight=sample_weight)
-        labels = y if len(y.shape) == 1 else keras.ops.reshape(y, (-1,))
-        terms[self.objective.metric_term] = self.metric_loss(labels, embedding)
+        terms[self.objective.metric_term] = self.metric_loss(y, embedding)
         total = sum(self.objective.weight(name) * value for name, value in terms.items())
         # Regularizers and `add_loss` terms (e.g. an attention penalty), unweighted,
         # as Keras adds them to a compiled loss.
