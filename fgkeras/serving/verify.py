@@ -1,9 +1,10 @@
-"""Check an exported version in a fresh process that does not import fgkeras.
+"""Check an exported version in a separate process that does not import fgkeras.
 
 The SavedModel must stand on its own: a server has TensorFlow, not fgkeras.
-`verify_saved_model` runs a small script with ``python -c`` that loads the
-version with `tf.saved_model.load`, runs every signature on sample images
-and lists the signatures; this process then compares the answers with the
+`verify_saved_model` has a separate Python process (started once per
+session and reused, see `fgkeras.serving.runner_process`) load the version
+with `tf.saved_model.load`, run every signature on sample images and list
+the signatures; this process then compares the answers with the
 Keras model run on the same images decoded by Pillow (an independent
 decoder) and resized by the pipeline's own function.
 
@@ -20,16 +21,14 @@ JPEG images); ties may come in either order.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
 
 import numpy as np
 import tensorflow as tf
 
 from fgkeras.serving.preprocess import resize_for_eval
+from fgkeras.serving.runner_process import shared_runner
 from fgkeras.serving.samples import decode_with_pil
 
 PNG_ATOL = 1e-4
@@ -43,30 +42,6 @@ EMBEDDING_ATOL = 1e-4
 # Cosine distances of unit vectors: float32 noise of the embeddings, a little amplified.
 NEAREST_ATOL = 1e-3
 
-# Runs in the fresh process: TensorFlow and NumPy only.
-_SCRIPT = r"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-path, inputs_path, outputs_path = sys.argv[1:4]
-loaded = tf.saved_model.load(path)
-data = np.load(inputs_path, allow_pickle=True)
-images = tf.constant(list(data["images"]), tf.string)
-pixels = tf.constant(data["pixels"])
-out, listing = {}, {}
-for name, fn in loaded.signatures.items():
-    inputs = fn.structured_input_signature[1]
-    listing[name] = {
-        "inputs": {k: [v.dtype.name, v.shape.as_list()] for k, v in inputs.items()},
-        "outputs": {k: [v.dtype.name, v.shape.as_list()] for k, v in fn.structured_outputs.items()},
-    }
-    feed = {k: (images if v.dtype == tf.string else pixels) for k, v in inputs.items()}
-    for key, value in fn(**feed).items():
-        out[name + "/" + key] = value.numpy()
-np.savez(outputs_path, **out)
-print(json.dumps({"signatures": listing, "imports_fgkeras": "fgkeras" in sys.modules}))
-"""
-
 
 def verify_saved_model(version_dir, functions, images, formats=None, timeout=300) -> dict:
     """Reload ``version_dir`` in a fresh Python and compare it with the Keras model.
@@ -78,7 +53,7 @@ def verify_saved_model(version_dir, functions, images, formats=None, timeout=300
             signatures are the first image's size group decoded by Pillow.
         formats: the format of each image ("png", "jpeg", ...); detected from
             the bytes when None. Defaults to None.
-        timeout: seconds allowed for the fresh process. Defaults to 300.
+        timeout: seconds allowed for the separate process to answer. Defaults to 300.
 
     Returns:
         A report: ``ok``, per-check max differences and tolerances, top-1
@@ -92,22 +67,12 @@ def verify_saved_model(version_dir, functions, images, formats=None, timeout=300
         inputs_path = os.path.join(directory, "inputs.npz")
         outputs_path = os.path.join(directory, "outputs.npz")
         np.savez(inputs_path, images=np.array(images, dtype=object), pixels=pixels)
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONNOUSERSITE="1")
-        paths = (inputs_path, outputs_path)
-        result = subprocess.run(
-            [sys.executable, "-c", _SCRIPT, os.path.abspath(version_dir), *paths],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=directory,  # not the repository: `import fgkeras` must not resolve by accident
-            env=env,
-        )
-        if result.returncode != 0:
+        listing = shared_runner().run(version_dir, inputs_path, outputs_path, timeout=timeout)
+        if "error" in listing:
             raise ValueError(
-                f"The SavedModel at {os.fspath(version_dir)!r} failed to load or run in a fresh "
-                f"process: {result.stderr.strip().splitlines()[-1] if result.stderr else '?'}"
+                f"The SavedModel at {os.fspath(version_dir)!r} failed to load or run in a "
+                f"process without fgkeras: {listing['error']}"
             )
-        listing = json.loads(result.stdout.strip().splitlines()[-1])
         with np.load(outputs_path, allow_pickle=True) as data:
             served = {key: data[key] for key in data.files}
     return _compare(functions, decoded, pixels, formats, served, listing)

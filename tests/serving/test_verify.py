@@ -28,3 +28,24 @@ def test_fresh_process_reload_agrees_and_a_different_model_is_caught(tmp_path):
     other = ServingFunctions(build("bcnn", seed=1), CLASS_NAMES)
     mismatch = verify_saved_model(path, other, png)
     assert not mismatch["ok"] and not mismatch["checks"]["bytes_png"]["ok"]
+
+
+def test_one_checking_process_serves_the_session_and_is_replaced_when_it_dies(tmp_path):
+    import os
+    import signal
+
+    from fgkeras.serving.runner_process import shared_runner
+
+    png, _, _ = png_and_jpeg(count=1)
+    first = export(build("baseline"), tmp_path / "a", class_names=CLASS_NAMES,
+                   sample_images=png, verify=True)  # fmt: skip
+    pid = shared_runner().pid
+    assert pid is not None
+    second = export(build("baseline", seed=1), tmp_path / "b", class_names=CLASS_NAMES,
+                    sample_images=png, verify=True)  # fmt: skip
+    assert shared_runner().pid == pid  # reused: TensorFlow imported once
+    assert read_report(first)["verification"]["ok"] and read_report(second)["verification"]["ok"]
+    os.kill(pid, signal.SIGKILL)
+    functions = ServingFunctions(build("baseline", seed=1), CLASS_NAMES)
+    report = verify_saved_model(second, functions, png)
+    assert report["ok"] and shared_runner().pid not in (None, pid)
