@@ -16,4 +16,5 @@ echo "[test] pytest"
 # workers; 14 min 57 s and 15 min 41 s with three). --dist loadfile keeps
 # each file on one worker, so module-scoped fixtures (e.g. the
 # registry-wide training runs) are built once.
-.venv/bin/python -m pytest -q -n "${FGKERAS_TEST_WORKERS:-3}" --dist loadfile "$@"
+# --durations lists the slowest tests, to see where CI time goes.
+.venv/bin/python -m pytest -q -n "${FGKERAS_TEST_WORKERS:-3}" --dist loadfile --durations 25 "$@"
