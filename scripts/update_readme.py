@@ -1,4 +1,4 @@
-"""Copy the benchmark results tables into README.md, docs/data.md and docs/losses.md.
+"""Copy the benchmark results tables into README.md and the pages of docs/.
 
 Every block between ``<!-- results:NAME -->`` and ``<!-- /results:NAME -->``
 in those documents is replaced by the table of
@@ -30,7 +30,10 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join("benchmarks", "results")
-DOCUMENTS = ("README.md", os.path.join("docs", "data.md"), os.path.join("docs", "losses.md"))
+DOCUMENTS = ("README.md", *sorted(
+    os.path.join("docs", name) for name in os.listdir(os.path.join(ROOT, "docs"))
+    if name.endswith(".md")
+))  # fmt: skip
 MARKER = re.compile(r"<!-- (/?)results:([\w.-]+) -->")
 
 

@@ -38,18 +38,27 @@ _SPLIT_DIRS = {"train": ("train",), "validation": ("validation", "val"), "test":
 def synthetic_source(
     split="train",
     *,
-    num_classes=8,
+    preset=None,
+    num_classes=None,
     num_examples=None,
     native_size=64,
-    difficulty=0.5,
+    difficulty=None,
     data_seed=0,
     on_error="skip",
 ):
     """The built-in procedural dataset (see :mod:`fgkeras.data.synthetic`).
 
+    ``preset="benchmark"`` is the setting the project's benchmarks share
+    (`fgkeras.data.synthetic.BENCHMARK_PRESET`); ``num_classes`` and
+    ``difficulty`` default to the preset's, else to 8 and 0.5.
+
     >>> synthetic_source("test", num_examples=4).features
     ('bbox', 'part_bbox', 'attributes', 'text', 'hierarchy')
+    >>> len(synthetic_source("test", preset="benchmark", num_examples=27).class_names)
+    27
     """
+    settings = synthetic.resolve_preset(preset, num_classes=num_classes, difficulty=difficulty)
+    num_classes, difficulty = settings["num_classes"], settings["difficulty"]
     data = _generate(split, num_classes, num_examples, native_size, difficulty, data_seed)
     info = data.info
     table = {

@@ -48,6 +48,13 @@ PART_NAMES = ("crown", "wing", "tail")
 HIERARCHY_LEVELS = ("family", "genus", "species")
 SPLITS = {"train": 0, "validation": 1, "val": 1, "test": 2}
 DEFAULT_NUM_EXAMPLES = {"train": 4000, "validation": 1000, "val": 1000, "test": 1000}
+# The one setting every benchmark of the project shares. Chosen by
+# benchmarks/synthetic_preset.py with a rule fixed before measuring: 27 classes
+# (a complete 3 x 3 x 3 family/genus/species tree) and the smallest difficulty
+# of 0.5, 0.6, ..., 1.0 at which `baseline` (tiny backbone, 4 epochs, 48 px,
+# 3 seeds) stays below 90 % test top-1 (benchmarks/results/synthetic_preset.md).
+BENCHMARK_PRESET = {"num_classes": 27, "difficulty": 0.6}
+PRESETS = {"benchmark": BENCHMARK_PRESET}
 _BASE_COLOR = np.array([150.0, 122.0, 92.0], np.float32)
 _TEMPLATES = (
     "a bird with a {0} crown, {1} wings and a {2} tail.",
@@ -105,6 +112,30 @@ class SyntheticData:
     text: np.ndarray
     hierarchy: np.ndarray
     info: ClassInfo
+
+
+def resolve_preset(preset=None, **overrides) -> dict:
+    """The generation settings of a named preset, with explicit values on top.
+
+    Args:
+        preset: None (the defaults: 8 classes, difficulty 0.5) or a name of
+            ``PRESETS`` (``"benchmark"``: `BENCHMARK_PRESET`).
+        **overrides: ``num_classes`` and/or ``difficulty``; None keeps the
+            preset's value.
+
+    >>> resolve_preset()
+    {'num_classes': 8, 'difficulty': 0.5}
+    >>> resolve_preset("benchmark")["num_classes"], resolve_preset("benchmark", num_classes=9)
+    (27, {'num_classes': 9, 'difficulty': ...})
+    """
+    if preset is not None and preset not in PRESETS:
+        raise ValueError(
+            f"Unknown synthetic preset. Expected one of {sorted(PRESETS)} or None. "
+            f"Received: preset={preset!r}"
+        )
+    settings = dict(PRESETS[preset]) if preset else {"num_classes": 8, "difficulty": 0.5}
+    settings.update({key: value for key, value in overrides.items() if value is not None})
+    return settings
 
 
 @functools.lru_cache(maxsize=32)
