@@ -13,8 +13,10 @@ for CPU work and low-resolution data (e.g. 28×28 Fashion-MNIST).
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
+import warnings
 from collections.abc import Callable
 
 import keras
@@ -58,6 +60,9 @@ BACKBONES: dict[str, BackboneSpec] = {
 
 TINY_WIDTHS = (32, 64, 128, 256, 256)
 TINY_CONVS = (2, 2, 2, 2, 2)
+# What a training run writes for other models to start from (see pretrained_backbone_file).
+BACKBONE_WEIGHTS_FILE = "backbone.weights.h5"
+BACKBONE_INFO_FILE = "backbone.json"
 
 
 def list_backbones() -> list[str]:
@@ -83,8 +88,13 @@ def build_backbone(
         input_shape: (height, width, channels) of the input. Defaults to
             (224, 224, 3).
         weights: "imagenet" (downloaded by Keras), None (random
-            initialization) or the path of a weights file. Defaults to
-            "imagenet".
+            initialization), the path of a weights file, or a training run
+            directory (its ``backbone.weights.h5``: a backbone pretrained by
+            `fgkeras.train`; see `pretrained_backbone_file`). A file named
+            ``backbone.weights.h5`` (what `save_backbone_weights` writes)
+            is loaded into this whole backbone; any other file goes to the
+            Keras application (e.g. its ``..._notop.h5`` ImageNet file) or,
+            for ``tiny``, is loaded into it. Defaults to "imagenet".
         stages: return a dict of the feature maps at each output stride
             ("stage1" = stride 2 ... "stage5" = stride 32) instead of the
             last feature map alone. Defaults to False.
@@ -99,17 +109,105 @@ def build_backbone(
     """
     spec = _spec(name)
     input_shape = _check_input_shape(name, spec, input_shape, weights)
+    if weights not in ("imagenet", None) and os.path.isdir(str(weights)):
+        weights = pretrained_backbone_file(weights)
+    own_file = weights is not None and (
+        spec.constructor is None or os.path.basename(str(weights)) == BACKBONE_WEIGHTS_FILE
+    )
     inputs = keras.Input(input_shape, name="image")
     x = ImagePreprocessing(spec.preprocessing, name="preprocessing")(inputs)
     if spec.constructor is None:
         body = keras.Model(inputs, tiny_features(x, input_shape))
     else:
-        body = _application_body(name, spec, inputs, x, input_shape, weights)
+        app_weights = None if own_file else weights
+        body = _application_body(name, spec, inputs, x, input_shape, app_weights)
     outputs = _stage_outputs(body, input_shape) if stages else body.output
     backbone = keras.Model(inputs, outputs, name=model_name)
-    if spec.constructor is None and weights is not None:
-        backbone.load_weights(weights)
+    if own_file:
+        _load_backbone_weights(backbone, weights, name, input_shape)
     return backbone
+
+
+def pretrained_backbone_file(run_dir) -> str:
+    """The backbone weights a training run wrote: ``RUN_DIR/backbone.weights.h5``.
+
+    `fgkeras.train` saves the weights of its model's ``backbone`` sub-model
+    there (Keras ``save_weights`` format), with ``backbone.json`` beside it
+    (backbone name, input shape, model and source it was trained with), so
+    that any model on the same backbone, at the same input size, can start
+    from it: ``fgkeras.build(..., weights=RUN_DIR)`` or ``fgkeras train
+    --weights RUN_DIR``. The ``tiny`` backbone's depth follows the input
+    size: pretrain at the size you fine-tune at.
+
+    >>> pretrained_backbone_file("/no/such/run")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: No backbone.weights.h5 in '/no/such/run': ...
+    """
+    path = os.path.join(os.fspath(run_dir), BACKBONE_WEIGHTS_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"No {BACKBONE_WEIGHTS_FILE} in {os.fspath(run_dir)!r}: weights=<directory> takes "
+            "a training run directory written by fgkeras.train (runs written before this "
+            "file existed can be converted with fgkeras.models.backbones."
+            "save_backbone_weights(keras.models.load_model('RUN/model.keras'), 'RUN'))."
+        )
+    return path
+
+
+def save_backbone_weights(model: keras.Model, run_dir, info: dict | None = None) -> str | None:
+    """Write ``model``'s ``backbone`` sub-model weights (and ``backbone.json``) to ``run_dir``.
+
+    Returns the weights path, or None for a model without a ``backbone`` layer.
+
+    >>> import tempfile, fgkeras
+    >>> model = fgkeras.build("baseline", num_classes=2, backbone="tiny", weights=None,
+    ...                       input_shape=(32, 32, 3))
+    >>> run = tempfile.mkdtemp()
+    >>> path = save_backbone_weights(model, run, {"backbone": "tiny"})
+    >>> sorted(os.listdir(run))
+    ['backbone.json', 'backbone.weights.h5']
+    >>> fgkeras.build("bcnn", num_classes=5, backbone="tiny", weights=run,
+    ...               input_shape=(32, 32, 3)).count_params() > 0
+    True
+    """
+    try:
+        backbone = model.get_layer("backbone")
+    except ValueError:
+        return None
+    path = os.path.join(os.fspath(run_dir), BACKBONE_WEIGHTS_FILE)
+    backbone.save_weights(path)
+    record = {"input_shape": list(backbone.input_shape[1:]), **(info or {})}
+    with open(os.path.join(os.fspath(run_dir), BACKBONE_INFO_FILE), "w") as file:
+        json.dump(record, file, indent=2)
+    return path
+
+
+def _load_backbone_weights(backbone, path, name, input_shape):
+    try:
+        # Keras skips parts of a file that do not match with a warning and keeps
+        # their random weights; a pretrained backbone loads whole or not at all.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            backbone.load_weights(path)
+        skipped = [str(w.message) for w in caught if "Skipping" in str(w.message)]
+        if skipped:
+            raise ValueError(skipped[0])
+    except ValueError as error:
+        info_path = os.path.join(os.path.dirname(os.path.abspath(path)), BACKBONE_INFO_FILE)
+        saved = ""
+        if os.path.exists(info_path):
+            with open(info_path) as file:
+                info = json.load(file)
+            saved = (
+                f" They were saved from backbone {info.get('backbone', '?')!r} at input "
+                f"{tuple(info.get('input_shape', ()))}."
+            )
+        raise ValueError(
+            f"The weights in {os.fspath(path)!r} do not fit backbone {name!r} at input "
+            f"{tuple(input_shape)}.{saved} Use the same backbone (for 'tiny', the same input "
+            f"size: its depth follows the size). ({str(error).splitlines()[0][:200]})"
+        ) from error
 
 
 def _spec(name: str) -> BackboneSpec:

@@ -33,7 +33,9 @@ class TrainConfig:
         source: data source name for `fgkeras.data.load`. Defaults to "synthetic".
         run_dir: output folder. Defaults to "runs/<model>-<source>".
         backbone: backbone name; None keeps the model's default. Defaults to None.
-        weights: backbone weights: "imagenet", None or a file. Defaults to "imagenet".
+        weights: backbone weights: "imagenet", None, a weights file, or a training run
+            directory (its backbone.weights.h5: bring your own pretrained backbone).
+            Defaults to "imagenet".
         model_options: more builder arguments (e.g. ``{"dropout": 0.2}``).
             Defaults to None.
         split: training split. Defaults to "train".

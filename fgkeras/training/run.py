@@ -9,6 +9,7 @@ A run directory holds everything a run produced:
     RUN_DIR/best.keras         the model with the best validation accuracy
     RUN_DIR/last.keras         the model after the last completed epoch
     RUN_DIR/model.keras        the final model
+    RUN_DIR/backbone.weights.h5  its backbone's weights, for weights=RUN_DIR (+ backbone.json)
     RUN_DIR/metrics.json       evaluation on the validation split
     RUN_DIR/backup/            fault-tolerance state; removed when a run ends
 
@@ -26,6 +27,7 @@ import time
 
 import keras
 
+from fgkeras.models.backbones import save_backbone_weights
 from fgkeras.models.registry import build, model_card
 from fgkeras.training import distribute as distribute_lib
 from fgkeras.training.callbacks import (
@@ -183,6 +185,11 @@ def _run(c: TrainConfig) -> TrainResult:
             chief,
         )
     net.save(os.path.join(run_dir, "model.keras"))
+    # For other models on the same backbone to start from: weights=<this run directory>.
+    save_backbone_weights(net, run_dir, {
+        "backbone": c.backbone or f"the default of {c.model!r}", "model": c.model,
+        "source": c.source, "classes": len(class_names), "epochs": c.epochs,
+    })  # fmt: skip
     metrics = _final_metrics(net, val_data, class_names, run_dir, chief, objective)
     metrics["train_seconds"] = round(time.time() - start, 1)
     metrics["replicas"] = replicas

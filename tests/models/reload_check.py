@@ -115,5 +115,6 @@ def check_run_directories(names, trained_runs):
     _, runs, _ = trained_runs
     for name in names:
         files = set(os.listdir(runs / name))
-        expected = {"config.json", "class_names.json", "history.csv", "model.keras"}
+        expected = {"config.json", "class_names.json", "history.csv", "model.keras",
+                    "backbone.weights.h5", "backbone.json"}  # fmt: skip
         assert expected | {"last.keras", "best.keras", "metrics.json"} <= files, name

@@ -103,3 +103,37 @@ def test_list_backbones_covers_the_issue():
         "tiny",
     }
     assert expected <= set(list_backbones())
+
+
+def test_a_run_directory_brings_its_pretrained_backbone_to_another_model(tmp_path):
+    import fgkeras
+    from fgkeras.models.backbones import save_backbone_weights
+
+    source = fgkeras.build("baseline", num_classes=3, backbone="vgg16", weights=None,
+                           input_shape=(32, 32, 3))  # fmt: skip
+    save_backbone_weights(source, tmp_path, {"backbone": "vgg16"})
+    # Another family, other head, same backbone: the backbone's weights are the source's.
+    target = fgkeras.build("bcnn", num_classes=7, backbone="vgg16", weights=str(tmp_path),
+                           input_shape=(32, 32, 3))  # fmt: skip
+    for a, b in zip(source.get_layer("backbone").weights, target.get_layer("backbone").weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(
+        target.get_layer("backbone")(pixels), source.get_layer("backbone")(pixels), atol=1e-5
+    )
+
+
+def test_pretrained_weights_that_do_not_fit_say_why(tmp_path):
+    import fgkeras
+    from fgkeras.models.backbones import save_backbone_weights
+
+    source = fgkeras.build("baseline", num_classes=3, backbone="tiny", weights=None,
+                           input_shape=(28, 28, 3))  # fmt: skip
+    save_backbone_weights(source, tmp_path, {"backbone": "tiny"})
+    with pytest.raises(ValueError, match=r"do not fit backbone 'tiny' at input \(64, 64, 3\).*"
+                       r"saved from backbone 'tiny' at input \(28, 28, 3\)"):  # fmt: skip
+        fgkeras.build("baseline", num_classes=3, backbone="tiny", weights=str(tmp_path),
+                      input_shape=(64, 64, 3))  # fmt: skip
+    with pytest.raises(FileNotFoundError, match="No backbone.weights.h5 in"):
+        fgkeras.build("baseline", num_classes=3, backbone="tiny", weights=str(tmp_path / ".."),
+                      input_shape=(28, 28, 3))  # fmt: skip

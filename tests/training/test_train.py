@@ -38,6 +38,8 @@ def test_run_directory_contents(tmp_path):
         "best.keras",
         "last.keras",
         "metrics.json",
+        "backbone.weights.h5",
+        "backbone.json",
     ):
         assert (tmp_path / name).exists(), name
     assert not (tmp_path / "backup").exists()
@@ -50,6 +52,27 @@ def test_run_directory_contents(tmp_path):
     np.testing.assert_allclose(
         loaded.predict(x, verbose=0), result.model.predict(x, verbose=0), atol=1e-5
     )
+
+
+def test_a_run_is_the_pretrained_backbone_of_the_next(tmp_path):
+    """Pretrain `baseline`, then fine-tune `bcnn` from its run directory through the
+    CLI; a frozen backbone phase keeps the pretrained weights exactly."""
+    from fgkeras.cli.main import main
+
+    pretrain = train("baseline", run_dir=str(tmp_path / "pretrain"), epochs=1, **TINY)
+    info = json.loads((tmp_path / "pretrain" / "backbone.json").read_text())
+    assert info["backbone"] == "tiny" and info["input_shape"] == [32, 32, 3]
+    code = main(["train", "bcnn", "--source", "synthetic", "--backbone", "tiny",
+                 "--weights", str(tmp_path / "pretrain"), "--image-size", "32",
+                 "--epochs", "1", "--freeze-epochs", "1", "--limit", "32", "--batch-size", "16",
+                 "--run-dir", str(tmp_path / "finetune"), "--verbose", "0"])  # fmt: skip
+    assert code == 0
+    tuned = keras.models.load_model(tmp_path / "finetune" / "model.keras")
+    before = pretrain.model.get_layer("backbone").get_weights()
+    after = tuned.get_layer("backbone").get_weights()
+    assert len(before) == len(after)
+    for a, b in zip(before, after):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_resume_after_interruption_loses_no_epoch(tmp_path, monkeypatch):
