@@ -11,7 +11,7 @@ Importing the package registers every model, layer and loss, so a saved
 """
 
 from fgkeras import data, layers, losses, models
-from fgkeras.evaluation import evaluate, evaluate_few_shot, evaluate_run
+from fgkeras.evaluation import evaluate, evaluate_few_shot, evaluate_run, evaluate_zero_shot
 from fgkeras.inference import explain, predict
 from fgkeras.models import build, list_backbones, list_models, model_card, register_model
 from fgkeras.serving import export
@@ -25,6 +25,7 @@ __all__ = [
     "evaluate",
     "evaluate_few_shot",
     "evaluate_run",
+    "evaluate_zero_shot",
     "explain",
     "export",
     "layers",

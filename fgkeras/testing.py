@@ -176,6 +176,8 @@ def check_capabilities(model: keras.Model, card: dict, num_classes: int) -> list
       the last of them the main output.
     - ``multi_pass``: the model has its own `train_losses` and `trainable_groups`.
     - ``mixing``: one `Trainer` step on soft (one-hot mixed) labels runs and is finite.
+    - ``zero_shot``: "predictions" is an `AttributeCompatibility` that scores
+      the pooled embedding against another table of class vectors.
 
     Args:
         model: a built zoo model.
@@ -255,6 +257,18 @@ def _check_mixing(model, images, num_classes):
     assert np.isfinite(logs["loss"]), f"loss on soft labels is {logs['loss']}"
 
 
+def _check_zero_shot(model, images, num_classes):
+    from fgkeras.layers.label_embedding import AttributeCompatibility
+
+    head = model.get_layer("predictions")
+    assert isinstance(head, AttributeCompatibility), "predictions is not AttributeCompatibility"
+    pooled = keras.Model(model.input, model.get_layer("pooler").output)(images, training=False)
+    other_classes = random_inputs((num_classes + 2, head.attribute_dim), low=0.0, high=1.0)
+    scores = np.asarray(head.scores(pooled, other_classes))
+    assert scores.shape == (len(images), num_classes + 2), f"scores of shape {scores.shape}"
+    assert np.all(np.isfinite(scores)), "zero-shot scores are not finite"
+
+
 CAPABILITY_CHECKS = {
     "classify": _check_classify,
     "embed": _check_embed,
@@ -264,6 +278,7 @@ CAPABILITY_CHECKS = {
     "level_logits": _check_level_logits,
     "multi_pass": _check_multi_pass,
     "mixing": _check_mixing,
+    "zero_shot": _check_zero_shot,
 }
 
 

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "train",
     "evaluate",
     "fewshot",
+    "zeroshot",
     "predict",
     "export",
     "explain",

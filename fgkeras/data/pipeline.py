@@ -123,7 +123,9 @@ def load(
         ``source_info`` dict (attribute and part names; for sources with a
         class hierarchy ``hierarchy_levels``, ``hierarchy_names`` and
         ``class_ancestors``: row ``c`` holds class ``c``'s node index at each
-        level down to its own, see `fgkeras.data.label_tree`).
+        level down to its own, see `fgkeras.data.label_tree`; for sources
+        with class-level attributes ``class_attributes``: row ``c`` is class
+        ``c``'s attribute vector, what zero-shot models recognise it by).
 
     >>> ds = load("synthetic", "test", image_size=32, batch_size=4, num_examples=8)
     >>> images, labels = next(iter(ds))
@@ -255,8 +257,8 @@ def select_classes(examples, classes):
     ``examples.class_names`` (None keeps everything). The class level of the
     ``hierarchy`` column (the level whose names are the class names, or
     tfds's ``"label"`` level) is relabelled too and its names subset; coarser
-    levels keep their indices and names; so do the rows of
-    ``info["class_ancestors"]``, the kept classes' rows in the new order.
+    levels keep their indices and names; ``info["class_ancestors"]`` and
+    ``info["class_attributes"]`` keep the kept classes' rows, in the new order.
     ``info["classes"]`` records the source indices of the kept classes,
     ``info["source_class_names"]`` all names.
 
@@ -292,6 +294,8 @@ def select_classes(examples, classes):
         rows = np.asarray(info["class_ancestors"], np.int64)[chosen]
         rows[:, -1] = np.arange(len(chosen))
         info["class_ancestors"] = rows.tolist()
+    if info.get("class_attributes") is not None:
+        info["class_attributes"] = np.asarray(info["class_attributes"])[chosen].tolist()
     new_names = [names[c] for c in chosen]
     counts = examples.class_counts
     counts = None if counts is None else np.asarray(counts)[chosen]

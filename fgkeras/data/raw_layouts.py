@@ -50,7 +50,11 @@ def cub_source(split="train", *, data_dir=None, on_error="skip"):
     Features: ``bbox``; ``parts`` ``[15, 3]`` keypoints ``(y, x, visible)``;
     ``attributes`` ``[312]`` (the per-image ``is_present`` labels, when
     ``attributes/image_attribute_labels.txt`` is there). Attribute and part
-    names are in ``ds.source_info``.
+    names are in ``ds.source_info``, and with
+    ``attributes/class_attribute_labels_continuous.txt`` the per-class
+    attribute table ``class_attributes`` (``[200, 312]``, the share of a
+    class's images annotated with each attribute, 0-1; zero-shot models
+    recognise classes by it).
 
     >>> cub_source(data_dir="/no/such/dir")
     Traceback (most recent call last):
@@ -114,12 +118,28 @@ def cub_source(split="train", *, data_dir=None, on_error="skip"):
         extra["attributes"] = attrs
         if names_file:
             info["attribute_names"] = [r[1] for r in _rows(names_file)]
+    class_file = os.path.join(root, "attributes", "class_attribute_labels_continuous.txt")
+    if os.path.isfile(class_file):
+        info["class_attributes"] = _class_attribute_table(class_file, len(class_names))
     for key in list(extra):
         extra[key] = extra[key].astype(np.float32)
     labels_list = [labels[i] for i in ids]
     return file_examples(
         "cub200_raw", class_names, paths, labels_list, on_error, extra, info, check
     )
+
+
+def _class_attribute_table(path, num_classes):
+    """CUB's class x attribute table: one line per class of percentages, scaled to 0-1."""
+    rows = [[float(v) / 100.0 for v in r] for r in _rows(path, 1)]
+    widths = {len(r) for r in rows}
+    if len(rows) != num_classes or len(widths) != 1:
+        raise ValueError(
+            f"{path!r} must hold one line of attribute percentages per class "
+            f"({num_classes} lines of equal length). Received {len(rows)} lines of "
+            f"{sorted(widths)} values."
+        )
+    return rows
 
 
 def _aircraft_root(path):

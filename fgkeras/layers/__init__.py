@@ -18,6 +18,7 @@ from fgkeras.layers.hard_attention import (
     BoxcarMask,
     TopRegionCrop,
 )
+from fgkeras.layers.label_embedding import AttributeCompatibility
 from fgkeras.layers.part_pooling import BilinearAttentionPooling, ChannelGroupingAttention
 from fgkeras.layers.preprocessing import ImagePreprocessing
 from fgkeras.layers.recurrent_attention import (
@@ -29,6 +30,7 @@ from fgkeras.layers.tree_decoder import ChildMask, DecoderStep, PredictionEmbedd
 from fgkeras.layers.tree_lstm import QuadtreeTreeLSTM
 
 __all__ = [
+    "AttributeCompatibility",
     "AttentionCropZoom",
     "AttentionGuidedCrop",
     "AttentionGuidedDrop",

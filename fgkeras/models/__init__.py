@@ -17,6 +17,7 @@ from fgkeras.models import (
     tree_lstm,
     two_stage,
     ws_dan,
+    zero_shot,
 )
 from fgkeras.models.backbones import list_backbones
 from fgkeras.models.registry import build, list_models, model_card, register_model
@@ -38,4 +39,5 @@ __all__ = [
     "tree_lstm",
     "two_stage",
     "ws_dan",
+    "zero_shot",
 ]

@@ -48,6 +48,9 @@ CAPABILITIES = {
     "mixing": "trains on soft (MixUp/CutMix) labels; models whose extra losses need "
     "integer labels leave it out",
     "multi_pass": "training runs more than one pass per batch (its own `train_losses`)",
+    "zero_shot": 'the "predictions" layer scores classes by their attribute vectors '
+    "(AttributeCompatibility); fgkeras.models.zero_shot.with_class_attributes recognises "
+    "classes never seen in training",
 }
 DEFAULT_CAPABILITIES = ("classify", "embed", "grad_cam", "mixing")
 LOSSES = ("cross_entropy",)

@@ -226,6 +226,10 @@ def _model_kwargs(c: TrainConfig, num_classes: int, image_size: int, data=None) 
         c.model_options or {}
     ):
         kwargs["label_tree"] = _label_tree(c, data)
+    if "zero_shot" in model_card(c.model)["capabilities"] and "class_attributes" not in (
+        c.model_options or {}
+    ):
+        kwargs["class_attributes"] = _class_attributes(c, data)
     kwargs["weights"] = c.weights
     if c.embedding_dim is not None:
         kwargs["embedding_dim"] = c.embedding_dim
@@ -248,6 +252,20 @@ def _label_tree(c: TrainConfig, data) -> dict:
             'source_options={"label_tree": {"<class>": "<parent>", ...}}.'
         )
     return tree.to_config()
+
+
+def _class_attributes(c: TrainConfig, data) -> list:
+    """The training classes' attribute vectors, for models that recognise classes by them."""
+    table = getattr(data, "source_info", {}).get("class_attributes")
+    if table is None:
+        raise ValueError(
+            f"Model {c.model!r} scores classes by their attribute vectors and source "
+            f"{c.source!r} has none (no class_attributes in its source_info). Use a source "
+            "with class attributes (synthetic; cub200_raw with attributes/"
+            "class_attribute_labels_continuous.txt) or give the table: "
+            'model_options={"class_attributes": [[...], ...]} (one row per class).'
+        )
+    return table
 
 
 def _check_model_options(c: TrainConfig, card: dict) -> None:

@@ -31,9 +31,9 @@ def test_the_preset_is_what_the_recorded_search_chose():
 def test_choose_applies_the_rule(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     bench = importlib.import_module("synthetic_preset")
-    rows = [
-        {"difficulty": 0.5, "seed": s, "top1": t} for s, t in enumerate((0.95, 0.92, 0.85))
-    ] + [{"difficulty": 0.6, "seed": s, "top1": t} for s, t in enumerate((0.91, 0.88, 0.86))]
+    rows = [{"difficulty": 0.5, "seed": s, "top1": t} for s, t in enumerate((0.95, 0.92, 0.85))] + [
+        {"difficulty": 0.6, "seed": s, "top1": t} for s, t in enumerate((0.91, 0.88, 0.86))
+    ]
     assert bench.choose(rows, [0, 1, 2]) == 0.6  # 0.5 averages 0.907
     assert bench.choose(rows[:3], [0, 1, 2]) is None
     assert bench.choose(rows[3:5], [0, 1, 2]) is None  # a seed missing: not decided yet
@@ -43,7 +43,9 @@ def test_choose_applies_the_rule(monkeypatch):
 def test_resolve_preset(preset, expected):
     settings = synthetic.resolve_preset(preset)
     assert settings["num_classes"] == expected[0]
-    difficulty = expected[1] if expected[1] is not None else synthetic.BENCHMARK_PRESET["difficulty"]
+    difficulty = (
+        expected[1] if expected[1] is not None else synthetic.BENCHMARK_PRESET["difficulty"]
+    )
     assert settings["difficulty"] == difficulty
     assert synthetic.resolve_preset(preset, difficulty=0.2)["difficulty"] == 0.2
 

@@ -64,6 +64,9 @@ def cub_dir(tmp_path):
         # the real file has some lines with an extra field
         "".join(f"{i} 1 {i % 2} 3 1.5\n{i} 2 1 4 2.0 extra\n{i} 3 0 1 0.5\n" for i in range(1, 5))
     )
+    (root / "attributes" / "class_attribute_labels_continuous.txt").write_text(
+        "50.0 100.0 0.0\n25.0 100.0 12.5\n"
+    )
     (tmp_path / "attributes.txt").write_text(
         "1 has_bill_shape::curved\n2 has_wing_color::blue\n3 has_size::small\n"
     )

@@ -98,6 +98,16 @@ def test_cub_raw_layout(cub_dir):
     np.testing.assert_allclose(x["attributes"].numpy(), [[1, 1, 0], [1, 1, 0]])
     test = fd.load(str(cub_dir), "test", image_size=50, features=("attributes",))
     assert all_batches(test)[1].tolist() == [0, 1]
+    # The class x attribute table, percentages scaled to 0-1, follows a class filter.
+    assert ds.source_info["class_attributes"] == [[0.5, 1.0, 0.0], [0.25, 1.0, 0.125]]
+    auklet = fd.load(str(cub_dir), "test", image_size=50, classes=["002.Auklet"])
+    assert auklet.source_info["class_attributes"] == [[0.25, 1.0, 0.125]]
+
+
+def test_cub_class_attribute_table_of_the_wrong_size_is_named(cub_dir):
+    (cub_dir / "attributes" / "class_attribute_labels_continuous.txt").write_text("1 2 3\n")
+    with pytest.raises(ValueError, match="class_attribute_labels_continuous.txt.*one line"):
+        fd.load(str(cub_dir), "train", image_size=50)
 
 
 def test_aircraft_layout_levels_and_hierarchy(aircraft_dir):
