@@ -29,7 +29,10 @@ def rest_body(inputs, form="instances", signature_name="serving_default", input_
 
     Args:
         inputs: a list of image bytes (sent as ``{"b64": ...}``) or an array
-            of float pixels ``[N, H, W, 3]``.
+            of float pixels ``[N, H, W, 3]``; or, for a signature with more
+            than one input (``zero_shot``), a dict ``{input_name: values}``,
+            sent in the columnar form (the only one whose inputs may have
+            different batch sizes: N images, K class rows).
         form: "instances" (``{"instances": [{"b64": ...}, ...]}``), "named"
             (``{"instances": [{"image": {"b64": ...}}, ...]}``) or "columnar"
             (``{"inputs": {"image": [...]}}``). Defaults to "instances".
@@ -41,9 +44,17 @@ def rest_body(inputs, form="instances", signature_name="serving_default", input_
     {'signature_name': 'serving_default', 'instances': [{'image': {'b64': 'YWJj'}}]}
     >>> rest_body([b"abc"], form="columnar")["inputs"]
     {'image': [{'b64': 'YWJj'}]}
+    >>> rest_body({"image": [b"abc"], "class_attributes": [[0.0, 1.0]]},
+    ...           signature_name="zero_shot")["inputs"]["class_attributes"]
+    [[0.0, 1.0]]
     """
     if form not in FORMS:
         raise ValueError(f"`form` must be one of {FORMS}. Received: form={form!r}")
+    if isinstance(inputs, dict):
+        columns = {
+            name: [_json_value(value) for value in values] for name, values in inputs.items()
+        }
+        return {"signature_name": signature_name, "inputs": columns}
     values = [_json_value(value) for value in inputs]
     body = {"signature_name": signature_name}
     if form == "instances":

@@ -9,11 +9,11 @@ with ``--verify`` in one session pays the start-up once). Each request
 loads its SavedModel afresh; nothing of an earlier model is reused.
 
 The protocol is one JSON line per request on stdin (``path``, ``inputs``,
-``outputs``: the SavedModel folder, an ``.npz`` of ``images`` and
-``pixels``, and where to write the ``.npz`` of every signature's outputs)
-and one JSON line per answer on stdout (the signature listing, whether
-fgkeras is imported, or ``error``). A process that died or timed out is
-replaced on the next request.
+``outputs``: the SavedModel folder, an ``.npz`` of ``images``, ``pixels``
+and any other input ``extra__<signature>__<input>``, and where to write the
+``.npz`` of every signature's outputs) and one JSON line per answer on
+stdout (the signature listing, whether fgkeras is imported, or ``error``).
+A process that died or timed out is replaced on the next request.
 
 >>> runner = SavedModelRunner()
 >>> runner.run("/no/such/model", "/no/inputs.npz", "/no/outputs.npz")["error"][:8]
@@ -50,7 +50,13 @@ def run(path, inputs_path, outputs_path):
             "outputs": {k: [v.dtype.name, v.shape.as_list()]
                         for k, v in fn.structured_outputs.items()},
         }
-        feed = {k: (images if v.dtype == tf.string else pixels) for k, v in inputs.items()}
+        feed = {}
+        for k, v in inputs.items():
+            extra = f"extra__{name}__{k}"  # e.g. zero_shot's class table
+            if extra in data.files:
+                feed[k] = tf.constant(data[extra])
+            else:
+                feed[k] = images if v.dtype == tf.string else pixels
         for key, value in fn(**feed).items():
             out[name + "/" + key] = value.numpy()
     np.savez(outputs_path, **out)

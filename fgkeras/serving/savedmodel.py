@@ -141,7 +141,10 @@ def export(
             ).numpy()
             names = list(functions.signatures())
             model_name = os.path.basename(os.path.abspath(export_dir))
-            write_warmup(temp, warmup_requests(images[:2], pixels, model_name, names))
+            requests = warmup_requests(
+                images[:2], pixels, model_name, names, functions.example_inputs()
+            )
+            write_warmup(temp, requests)
         if verify:
             report["verification"] = verify_saved_model(temp, functions, images)
             if not report["verification"]["ok"]:
@@ -209,6 +212,9 @@ def _write_assets(functions, directory, version):
         with open(os.path.join(assets, "gallery_class_names.txt"), "w", encoding="utf-8") as f:
             f.write("".join(f"{name}\n" for name in names))
         _write_json(os.path.join(assets, "gallery_class_names.json"), names)
+    if functions.zero_shot_head is not None:
+        table = functions.zero_shot_head.class_attributes.tolist()
+        _write_json(os.path.join(assets, "class_attributes.json"), table)
     _write_json(os.path.join(assets, "model_card.json"), _card(functions, version))
 
 
@@ -250,7 +256,23 @@ def _card(functions, version):
             "signatures": sorted(functions.signatures()),
             **({"levels": [key for key, _, _ in functions.levels]} if functions.levels else {}),
             **({"gallery": functions.gallery.summary()} if functions.gallery is not None else {}),
+            **(_zero_shot_card(functions.zero_shot_head)),
         },
+    }
+
+
+def _zero_shot_card(head):
+    if head is None:
+        return {}
+    return {
+        "zero_shot": {
+            "num_attributes": head.attribute_dim,
+            "normalize": head.normalize,
+            "class_attributes_file": "class_attributes.json",
+            "note": "the zero_shot signature takes image bytes and a [K, num_attributes] "
+            "float32 table of class attribute vectors; the training classes' table is in "
+            "assets/class_attributes.json (row i = class_names.txt line i)",
+        }
     }
 
 

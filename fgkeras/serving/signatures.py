@@ -17,6 +17,10 @@ signature                 input                       outputs
 ``nearest``               ``image`` (bytes)           ``nearest_names`` [N, k'],
 (with a gallery only)                                 ``nearest_distances`` [N, k'],
                                                       ``nearest_indices`` [N, k']
+``zero_shot``             ``image`` (bytes),          ``scores`` [N, K],
+(attribute models only)   ``class_attributes``        ``probabilities`` [N, K],
+                          float32 [K, A]              ``top_k_indices`` [N, k''],
+                                                      ``top_k_scores`` [N, k'']
 ========================  ==========================  ===========================
 
 Every signature names its input ``image``, the name of the image feature
@@ -33,6 +37,13 @@ A model with a label tree (``hierarchical``: a ``label_tree`` and layers
 [N, min(k, nodes)] for every level of its tree, coarse first (the last
 level's equal ``top_k_names`` and ``top_k_scores``); the level names are
 in ``assets/model_card.json`` (``export.levels``).
+
+``zero_shot`` exists for models that score classes by their attribute
+vectors (``zero_shot_attributes``): it scores each image against the K
+classes whose attribute vectors the request sends (classes never seen in
+training included; A = the model's attributes, listed in
+``assets/model_card.json`` as ``export.zero_shot_attributes``), best first,
+``k'' = min(top_k, K)``; ``top_k_indices`` index the request's rows.
 
 ``nearest`` exists when a `fgkeras.serving.gallery.Gallery` is exported with
 the model: it ranks the gallery's classes (names in
@@ -58,7 +69,8 @@ from fgkeras.serving.preprocess import decode_images, resize_pixels
 # Signatures of every export; GALLERY_SIGNATURE_NAMES are added when a gallery is exported.
 SIGNATURE_NAMES = ("serving_default", "classify_pixels", "embed", "embed_pixels")
 GALLERY_SIGNATURE_NAMES = ("nearest",)
-BYTES_SIGNATURES = ("serving_default", "embed", "nearest")
+BYTES_SIGNATURES = ("serving_default", "embed", "nearest", "zero_shot")
+ZERO_SHOT_INPUT = "class_attributes"  # the second input of ``zero_shot``
 INPUT_NAME = "image"  # the input of every signature, as the data feature and the model input
 
 
@@ -129,6 +141,16 @@ def tree_levels(model: keras.Model, class_names) -> list:
     names = [[str(n) for n in level_names] for level_names in tree.names[:-1]]
     names.append([str(n) for n in class_names])
     return [(key, layers[f"level_logits_{key}"], n) for key, n in zip(keys, names)]
+
+
+def _zero_shot_head(model):
+    """The model's `AttributeCompatibility` "predictions" layer with a class table, or None."""
+    from fgkeras.layers.label_embedding import AttributeCompatibility
+
+    head = model.get_layer("predictions") if _has_layer(model, "predictions") else None
+    if isinstance(head, AttributeCompatibility) and head.class_attributes is not None:
+        return head
+    return None
 
 
 def input_size(model: keras.Model) -> tuple[int, int]:
@@ -202,6 +224,9 @@ class ServingFunctions:
         self.levels = tree_levels(self.model, self.class_names)
         for key, layer, _ in self.levels[:-1]:
             outputs[f"level_logits_{key}"] = layer.output
+        self.zero_shot_head = _zero_shot_head(self.model)
+        if self.zero_shot_head is not None:
+            outputs["attribute_features"] = self.zero_shot_head.input
         # One functional graph for both outputs shares the model's weights.
         self.network = keras.Model(self.model.inputs, outputs, name=f"{self.model.name}_serving")
         self.gallery = None
@@ -258,7 +283,20 @@ class ServingFunctions:
             found["embed_pixels"] = (self.embed_pixels, pixels)
         if self.gallery is not None:
             found["nearest"] = (self.nearest, images)
+        if self.zero_shot_head is not None:
+            table = tf.TensorSpec(
+                [None, self.zero_shot_head.attribute_dim], tf.float32, name=ZERO_SHOT_INPUT
+            )
+            found["zero_shot"] = (self.zero_shot, [*images, table])
         return found
+
+    def example_inputs(self) -> dict:
+        """``{signature: {input: array}}``: the inputs besides ``image`` that a
+        sample request needs (warmup, verification): the model's own class
+        attribute table for ``zero_shot``."""
+        if self.zero_shot_head is None:
+            return {}
+        return {"zero_shot": {ZERO_SHOT_INPUT: self.zero_shot_head.class_attributes}}
 
     def prepare_images(self, images):
         """Encoded bytes ``[N]`` → model-size float pixels."""
@@ -313,6 +351,19 @@ class ServingFunctions:
 
     def embed_pixels(self, image):
         return {"embedding": self.outputs(self.prepare_pixels(image))["embedding"]}
+
+    def zero_shot(self, image, class_attributes):
+        features = self.outputs(self.prepare_images(image))["attribute_features"]
+        scores = tf.cast(self.zero_shot_head.scores(features, class_attributes), tf.float32)
+        probabilities = tf.nn.softmax(scores, axis=-1)
+        k = tf.minimum(self.top_k, tf.shape(class_attributes)[0])
+        best, indices = tf.math.top_k(probabilities, k=k)
+        return {
+            "scores": scores,
+            "probabilities": probabilities,
+            "top_k_indices": indices,
+            "top_k_scores": best,
+        }
 
     def nearest(self, image):
         return self.nearest_classes(self.outputs(self.prepare_images(image))["embedding"])

@@ -16,7 +16,9 @@ signature's classes and cosine distances are checked against the NumPy
 reference (`fgkeras.serving.gallery.class_distances`) on the Keras
 embeddings: each returned distance must be its class's true distance, and
 no class left out may be nearer, within ``NEAREST_ATOL`` (``JPEG_ATOL`` for
-JPEG images); ties may come in either order.
+JPEG images); ties may come in either order. A ``zero_shot`` signature,
+fed the model's own class attribute table, must return the model's logits
+(PNG images, the embedding tolerance).
 """
 
 from __future__ import annotations
@@ -66,7 +68,12 @@ def verify_saved_model(version_dir, functions, images, formats=None, timeout=300
     with tempfile.TemporaryDirectory() as directory:
         inputs_path = os.path.join(directory, "inputs.npz")
         outputs_path = os.path.join(directory, "outputs.npz")
-        np.savez(inputs_path, images=np.array(images, dtype=object), pixels=pixels)
+        extras = {
+            f"extra__{signature}__{name}": np.asarray(value)
+            for signature, inputs in functions.example_inputs().items()
+            for name, value in inputs.items()
+        }
+        np.savez(inputs_path, images=np.array(images, dtype=object), pixels=pixels, **extras)
         listing = shared_runner().run(version_dir, inputs_path, outputs_path, timeout=timeout)
         if "error" in listing:
             raise ValueError(
@@ -88,6 +95,10 @@ def _expected(functions, pixels_batch):
         "probabilities": tf.nn.softmax(out["logits"]).numpy(),
         "embedding": out["embedding"].numpy() if "embedding" in out else None,
     }
+
+
+def _expected_logits(functions, pixels_batch):
+    return functions.outputs(tf.constant(pixels_batch, tf.float32))["logits"].numpy()
 
 
 def nearest_difference(served_indices, served_distances, distances) -> float:
@@ -157,6 +168,12 @@ def _compare(functions, decoded, pixels, formats, served, listing):
         scale = float(np.max(np.abs(want))) or 1.0
         tolerance = max(EMBEDDING_RTOL * scale, EMBEDDING_ATOL)
         check("embedding", served["embed_pixels/embedding"], want, tolerance)
+    if "zero_shot/scores" in served and (~jpeg).any():
+        # Fed the model's own class table, zero_shot scores are the model's logits.
+        want = _expected_logits(functions, resized[~jpeg])
+        scale = float(np.max(np.abs(want))) or 1.0
+        tolerance = max(EMBEDDING_RTOL * scale, EMBEDDING_ATOL)
+        check("zero_shot", served["zero_shot/scores"][~jpeg], want, tolerance)
     if getattr(functions, "gallery", None) is not None and "nearest/nearest_indices" in served:
         from fgkeras.serving.gallery import class_distances
 

@@ -15,7 +15,9 @@ import tensorflow as tf
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 
-def warmup_requests(images, pixels, model_name="model", signature_names=None) -> list:
+def warmup_requests(
+    images, pixels, model_name="model", signature_names=None, extra_inputs=None
+) -> list:
     """One ``PredictionLog`` per signature: image bytes or float pixels, as input ``image``.
 
     Args:
@@ -25,6 +27,9 @@ def warmup_requests(images, pixels, model_name="model", signature_names=None) ->
         signature_names: signatures to warm up; ``nearest`` (with a gallery)
             takes bytes like ``serving_default``. Defaults to None
             (`fgkeras.serving.signatures.SIGNATURE_NAMES`).
+        extra_inputs: ``{signature: {input: array}}``, the inputs besides
+            ``image`` some signatures take (``zero_shot``'s class table; see
+            `ServingFunctions.example_inputs`). Defaults to None.
 
     >>> import numpy as np
     >>> logs = warmup_requests([b"x"], np.zeros((1, 2, 2, 3)), signature_names=["embed"])
@@ -39,6 +44,7 @@ def warmup_requests(images, pixels, model_name="model", signature_names=None) ->
     logs = []
     for name in signature_names or SIGNATURE_NAMES:
         inputs = {INPUT_NAME: list(images) if name in BYTES_SIGNATURES else pixels}
+        inputs.update((extra_inputs or {}).get(name, {}))
         request = predict_request(inputs, model_name=model_name, signature_name=name)
         logs.append(
             prediction_log_pb2.PredictionLog(
