@@ -1,6 +1,6 @@
 """Losses for fine-grained recognition: smoothed cross-entropy and metric learning.
 
-Three losses, all serializable `keras.losses.Loss` subclasses written with
+Four losses, all serializable `keras.losses.Loss` subclasses written with
 `keras.ops` only:
 
 - `LabelSmoothingCrossEntropy`: cross-entropy against smoothed targets that
@@ -10,6 +10,9 @@ Three losses, all serializable `keras.losses.Loss` subclasses written with
   every pair in the batch.
 - `TripletLoss`: the triplet margin loss with online mining inside the batch,
   either batch-hard (Hermans et al., 2017) or semi-hard (Schroff et al., 2015).
+- `BalancedBinaryCrossEntropy`: per-attribute binary cross-entropy in which
+  positives and negatives of each attribute weigh the same in total, so rare
+  attributes are not drowned by their absences (attribute prediction).
 
 The metric-learning losses take `y_true` as integer class labels `[B]` (or
 `[B, 1]`) and `y_pred` as embeddings `[B, D]`, and return one scalar per batch.
@@ -376,6 +379,69 @@ class TripletLoss(keras.losses.Loss):
             "soft_margin": self.soft_margin,
             "name": self.name,
             "dtype": self._dtype_policy.name,
+        }
+
+
+@keras.saving.register_keras_serializable(package="fgkeras")
+class BalancedBinaryCrossEntropy(keras.losses.Loss):
+    """Binary cross-entropy over A attributes, each attribute's classes balanced.
+
+    For attribute ``a`` present in a share ``p_a`` of the training images,
+    positives weigh ``w⁺ = 1 / (2 p_a)`` and negatives ``w⁻ = 1 / (2 (1 −
+    p_a))`` (the "balanced" class weights of scikit-learn), so both halves
+    contribute equally in expectation and a rare attribute is not learned
+    as "always absent"::
+
+        L = mean_a mean_i −[w⁺_a t_ia log σ(z_ia) + w⁻_a (1 − t_ia) log(1 − σ(z_ia))]
+
+    Args:
+        positive_rates: ``p_a`` for each attribute (clipped to [0.01, 0.99]),
+            or None for the plain, unweighted binary cross-entropy. Defaults
+            to None.
+        from_logits: ``y_pred`` are logits (True) or probabilities. Defaults to True.
+
+    ``y_true`` ``[B, A]`` targets in [0, 1]; ``y_pred`` ``[B, A]``.
+
+    >>> import numpy as np
+    >>> loss = BalancedBinaryCrossEntropy(positive_rates=[0.5, 0.1])
+    >>> round(float(loss(np.array([[1.0, 0.0]]), np.array([[0.0, 0.0]]))), 4)
+    0.5391
+    """
+
+    def __init__(self, positive_rates=None, from_logits=True, name="balanced_bce", **kwargs):
+        super().__init__(name=name, **kwargs)
+        if positive_rates is not None:
+            rates = [float(p) for p in positive_rates]
+            if not rates or any(not 0.0 <= p <= 1.0 for p in rates):
+                raise ValueError(
+                    "`positive_rates` must be a non-empty list of shares in [0, 1], one per "
+                    f"attribute. Received: positive_rates={positive_rates!r}"
+                )
+            positive_rates = rates
+        self.positive_rates = positive_rates
+        self.from_logits = _check_bool("from_logits", from_logits)
+
+    def call(self, y_true, y_pred):
+        y_pred = ops.cast(y_pred, "float32")
+        y_true = ops.cast(y_true, y_pred.dtype)
+        if self.from_logits:  # log σ(z) and log(1 − σ(z)), stable for large |z|
+            log_p, log_not_p = -ops.softplus(-y_pred), -ops.softplus(y_pred)
+        else:
+            p = ops.clip(y_pred, 1e-7, 1.0 - 1e-7)
+            log_p, log_not_p = ops.log(p), ops.log(1.0 - p)
+        if self.positive_rates is None:
+            positive, negative = 1.0, 1.0
+        else:
+            rates = ops.clip(ops.convert_to_tensor(self.positive_rates, y_pred.dtype), 0.01, 0.99)
+            positive, negative = 0.5 / rates, 0.5 / (1.0 - rates)
+        terms = -(positive * y_true * log_p + negative * (1.0 - y_true) * log_not_p)
+        return ops.mean(terms, axis=-1)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "positive_rates": self.positive_rates,
+            "from_logits": self.from_logits,
         }
 
 

@@ -176,6 +176,7 @@ def check_capabilities(model: keras.Model, card: dict, num_classes: int) -> list
       the last of them the main output.
     - ``multi_pass``: the model has its own `train_losses` and `trainable_groups`.
     - ``mixing``: one `Trainer` step on soft (one-hot mixed) labels runs and is finite.
+    - ``attribute_logits``: an "attribute_logits" layer outputs finite (batch, A) logits.
     - ``zero_shot``: "predictions" is an `AttributeCompatibility` that scores
       the pooled embedding against another table of class vectors.
 
@@ -257,6 +258,14 @@ def _check_mixing(model, images, num_classes):
     assert np.isfinite(logs["loss"]), f"loss on soft labels is {logs['loss']}"
 
 
+def _check_attribute_logits(model, images, num_classes):
+    layer = model.get_layer("attribute_logits")
+    shape = layer.output.shape
+    assert len(shape) == 2 and shape[-1], f"attribute_logits output {shape} is not (batch, A)"
+    logits = np.asarray(keras.Model(model.input, layer.output)(images, training=False))
+    assert np.all(np.isfinite(logits)), "attribute logits are not finite"
+
+
 def _check_zero_shot(model, images, num_classes):
     from fgkeras.layers.label_embedding import AttributeCompatibility
 
@@ -278,6 +287,7 @@ CAPABILITY_CHECKS = {
     "level_logits": _check_level_logits,
     "multi_pass": _check_multi_pass,
     "mixing": _check_mixing,
+    "attribute_logits": _check_attribute_logits,
     "zero_shot": _check_zero_shot,
 }
 

@@ -379,3 +379,44 @@ def test_compile_fit_and_keras_round_trip(loss, outputs, labels, tmp_path):
     assert loaded.evaluate(x, y, verbose=0) == pytest.approx(
         model.evaluate(x, y, verbose=0), rel=1e-5
     )
+
+
+def reference_balanced_bce(targets, logits, rates=None):
+    targets, logits = np.asarray(targets, np.float64), np.asarray(logits, np.float64)
+    p = 1.0 / (1.0 + np.exp(-logits))
+    if rates is None:
+        positive = negative = 1.0
+    else:
+        rates = np.clip(np.asarray(rates, np.float64), 0.01, 0.99)
+        positive, negative = 0.5 / rates, 0.5 / (1.0 - rates)
+    terms = -(positive * targets * np.log(p) + negative * (1 - targets) * np.log(1 - p))
+    return terms.mean(axis=-1).mean()
+
+
+@pytest.mark.parametrize("rates", [None, [0.5, 0.1, 0.9, 0.002]])
+def test_balanced_bce_matches_numpy(rates):
+    from fgkeras.losses import BalancedBinaryCrossEntropy
+
+    rng = np.random.default_rng(0)
+    targets = (rng.uniform(size=(6, 4)) < 0.3).astype("float32")
+    logits = rng.normal(scale=3.0, size=(6, 4)).astype("float32")
+    got = float(BalancedBinaryCrossEntropy(positive_rates=rates)(targets, logits))
+    assert got == pytest.approx(reference_balanced_bce(targets, logits, rates), rel=1e-5)
+    probabilities = 1.0 / (1.0 + np.exp(-logits))
+    from_probs = BalancedBinaryCrossEntropy(positive_rates=rates, from_logits=False)
+    assert float(from_probs(targets, probabilities)) == pytest.approx(got, rel=1e-3)
+
+
+def test_balanced_bce_weighs_a_rare_attribute_up_and_round_trips():
+    import keras
+
+    from fgkeras.losses import BalancedBinaryCrossEntropy
+
+    # One image with a rare attribute (5 % of images) missed: weighted 10x the plain loss.
+    plain = float(BalancedBinaryCrossEntropy()(np.array([[1.0]]), np.array([[-2.0]])))
+    rare = BalancedBinaryCrossEntropy(positive_rates=[0.05])
+    assert float(rare(np.array([[1.0]]), np.array([[-2.0]]))) == pytest.approx(10 * plain)
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(rare))
+    assert clone.positive_rates == [0.05] and clone.from_logits
+    with pytest.raises(ValueError, match="positive_rates"):
+        BalancedBinaryCrossEntropy(positive_rates=[1.5])

@@ -66,6 +66,8 @@ def format_report(metrics, num_pairs=5) -> str:
         lines.append(format_retrieval(retrieval))
     if metrics.get("hierarchy"):
         lines.append(format_hierarchy(metrics["hierarchy"]))
+    if metrics.get("attributes"):
+        lines.append(format_attributes(metrics["attributes"]))
     pairs = metrics["most_confused"][:num_pairs]
     if pairs:
         lines.append("most-confused pairs (true -> predicted: count, share of the true class)")
@@ -108,6 +110,35 @@ def format_retrieval(retrieval) -> str:
         f"R-precision {retrieval['r_precision']:.1%}  "
         f"{retrieval['knn_k']}-NN {retrieval['knn_accuracy']:.1%}  ({queries})"
     )
+
+
+def format_attributes(attributes, worst=3) -> str:
+    """The attribute lines of the report: mAP, accuracy and the hardest attributes.
+
+    >>> print(format_attributes({"mean_average_precision": 0.8, "mean_accuracy": 0.9,
+    ...     "num_attributes": 3, "num_scored": 3, "per_attribute": [
+    ...     {"name": "red crown", "average_precision": 0.95, "accuracy": 0.97},
+    ...     {"name": "blue wing", "average_precision": 0.6, "accuracy": 0.8},
+    ...     {"name": "red tail", "average_precision": 0.85, "accuracy": 0.93}]}, worst=2))
+    attributes       mAP 80.0%  accuracy 90.0%  (3 attributes)
+                     lowest AP: blue wing 60.0%, red tail 85.0%
+    """
+    scored = [a for a in attributes["per_attribute"] if a["average_precision"] is not None]
+    hardest = sorted(scored, key=lambda a: a["average_precision"])[:worst]
+    mean_ap = attributes["mean_average_precision"]
+    lines = [
+        f"attributes       mAP {'-' if mean_ap is None else f'{mean_ap:.1%}'}  "
+        f"accuracy {attributes['mean_accuracy']:.1%}  ({attributes['num_attributes']} attributes"
+        + (
+            f", {attributes['num_attributes'] - attributes['num_scored']} without positives)"
+            if attributes["num_scored"] < attributes["num_attributes"]
+            else ")"
+        )
+    ]
+    if hardest:
+        names = ", ".join(f"{a['name']} {a['average_precision']:.1%}" for a in hardest)
+        lines.append(f"                 lowest AP: {names}")
+    return "\n".join(lines)
 
 
 def format_hierarchy(hierarchy) -> str:

@@ -24,9 +24,11 @@ import warnings
 
 import numpy as np
 
+from fgkeras.evaluation.attributes import attribute_metrics
 from fgkeras.evaluation.hierarchy import hierarchy_metrics
 from fgkeras.evaluation.metrics import metrics_from_predictions, most_confused_pairs
 from fgkeras.evaluation.retrieval import retrieval_metrics
+from fgkeras.models.common import model_inputs
 from fgkeras.models.heads import embedding_model
 
 __all__ = [
@@ -66,15 +68,22 @@ def predict_dataset(model, dataset):
     return labels, outputs[0]
 
 
-def collect_outputs(model, dataset):
+def collect_outputs(model, dataset, features=None):
     """Labels and every output of ``model`` over a batched ``(inputs, labels, ...)`` dataset.
 
     The model is called directly with ``training=False``; one-hot labels
     become class indices.
 
+    Args:
+        model: a callable Keras model.
+        dataset: batched ``(inputs, labels, ...)``.
+        features: names of input features (``inputs`` is then a dict, e.g.
+            ``"attributes"``) to return as well, or None. Defaults to None.
+
     Returns:
         ``(labels int32 [N], [output float32 [N, ...], ...])``: one array per
-        model output, in the model's output order.
+        model output, in the model's output order; with ``features`` a third
+        item, ``{name: array [N, ...]}``.
 
     >>> import keras, tensorflow as tf
     >>> x = keras.Input((2,))
@@ -85,6 +94,7 @@ def collect_outputs(model, dataset):
     ([0, 1], [[2.0, 0.0], [0.0, 2.0]])
     """
     all_labels, all_outputs = [], []
+    found = {name: [] for name in features or ()}
     for element in dataset:
         if not isinstance(element, tuple | list) or len(element) < 2:
             raise ValueError(
@@ -92,9 +102,13 @@ def collect_outputs(model, dataset):
                 f"Received elements of type {type(element).__name__}."
             )
         inputs, labels = element[0], element[1]
+        for name, column in found.items():
+            if not isinstance(inputs, dict) or name not in inputs:
+                raise ValueError(f"The evaluation dataset has no {name!r} feature.")
+            column.append(np.asarray(inputs[name]))
         # A direct call, not predict_on_batch: under a tf.distribute strategy the
         # latter splits and re-gathers the batch, returning replicas x the rows.
-        outputs = model(inputs, training=False)
+        outputs = model(model_inputs(model, inputs), training=False)
         outputs = list(outputs) if isinstance(outputs, tuple | list) else [outputs]
         labels = np.asarray(labels)
         if labels.ndim == 2 and labels.shape[1] > 1:  # one-hot labels
@@ -104,6 +118,9 @@ def collect_outputs(model, dataset):
     if not all_outputs:
         raise ValueError("The evaluation dataset is empty: no batches to evaluate.")
     columns = [np.concatenate(column) for column in zip(*all_outputs)]
+    if features is not None:
+        values = {name: np.concatenate(column) for name, column in found.items()}
+        return np.concatenate(all_labels), columns, values
     return np.concatenate(all_labels), columns
 
 
@@ -161,20 +178,31 @@ def evaluate(
         class_names = getattr(dataset, "class_names", None)
     tree = hierarchy_tree(label_tree, dataset, model, class_names)
     heads = level_layers(model) if tree is not None else []
-    embeddings = level_scores = None
-    if retrieval or heads:
+    attribute_head = _attribute_layer(model, dataset)
+    embeddings = level_scores = attribute_scores = None
+    if retrieval or heads or attribute_head is not None:
         views = _with_embeddings(model) if retrieval else model
         if heads:
             views = _with_levels(views, heads)
-        labels, outputs = collect_outputs(views, dataset)
+        extra = [attribute_head] if attribute_head is not None else []
+        if extra:
+            views = _with_levels(views, extra)
+        features = ["attributes"] if extra else None
+        labels, outputs, *found = collect_outputs(views, dataset, features)
         scores = outputs[0]
         if retrieval:
             embeddings = outputs[1].reshape(len(outputs[1]), -1)
+        if extra:
+            attribute_scores, outputs = outputs[-1], outputs[:-1]
         if heads:
             level_scores = outputs[-len(heads) :] + [scores]
     else:
         labels, scores = predict_dataset(model, dataset)
     metrics = metrics_from_predictions(labels, scores, class_names, top_k=top_k)
+    if attribute_scores is not None:
+        metrics["attributes"] = attribute_metrics(
+            found[0]["attributes"], attribute_scores, getattr(model, "attribute_names", None)
+        )
     if retrieval:
         metrics["retrieval"] = retrieval_metrics(embeddings, labels)
     if tree is not None:
@@ -216,6 +244,16 @@ def hierarchy_tree(label_tree, dataset, model, class_names):
         stacklevel=3,
     )
     return None
+
+
+def _attribute_layer(model, dataset):
+    """The model's "attribute_logits" layer when the dataset carries the attributes, else None."""
+    layer = next((x for x in getattr(model, "layers", []) if x.name == "attribute_logits"), None)
+    spec = getattr(dataset, "element_spec", None)
+    inputs = spec[0] if isinstance(spec, tuple | list) and spec else None
+    if layer is None or not isinstance(inputs, dict) or "attributes" not in inputs:
+        return None
+    return layer
 
 
 def level_layers(model) -> list:
@@ -360,11 +398,13 @@ def evaluate_run(
     class_names = run.class_names
     model = load_keras_model(model_path)
     split = split or data_options["val_split"]
+    features = run_features(run.config.get("model"))
     dataset = load(
         data_options["source"],
         split=split,
         image_size=data_options["image_size"] or model.input_shape[1],
         batch_size=batch_size or data_options["batch_size"],
+        **({"features": features} if features else {}),
         **data_options["options"],
         **data_options["source_options"],
     )
@@ -388,6 +428,16 @@ def evaluate_run(
     )
     info = {"run_dir": os.fspath(run_dir), "split": split, "checkpoint": checkpoint}
     return {**info, "model_path": model_path, **metrics}
+
+
+def run_features(model_name) -> tuple:
+    """The data features a registered model's evaluation reads (its attributes, ...)."""
+    from fgkeras.models.registry import list_models, model_card
+    from fgkeras.training.run import data_features
+
+    if model_name not in list_models():
+        return ()
+    return data_features(model_card(model_name))
 
 
 def _first_difference(a, b):

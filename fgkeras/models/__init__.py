@@ -7,6 +7,7 @@ it never imports them.
 
 from fgkeras.models import (
     attention,
+    attributes,
     bilinear,
     cnn,
     hierarchical,
@@ -24,6 +25,7 @@ from fgkeras.models.registry import build, list_models, model_card, register_mod
 
 __all__ = [
     "attention",
+    "attributes",
     "bilinear",
     "build",
     "cnn",

@@ -61,3 +61,26 @@ def model_input(input_shape):
             f"`input_shape` must be (height, width, channels). Received: input_shape={input_shape}"
         )
     return keras.Input(tuple(input_shape), name="image")
+
+
+def model_inputs(model, x):
+    """What ``model`` takes from a batch's inputs ``x``.
+
+    Sources loaded with ``features=(...)`` give ``{"image": ..., "attributes":
+    ..., ...}`` dicts; a model whose only input is the image gets
+    ``x["image"]``, a model with several named inputs the entries it names;
+    anything else passes through.
+
+    >>> import keras, numpy as np
+    >>> net = keras.Sequential([keras.Input((2,), name="image"), keras.layers.Identity()])
+    >>> model_inputs(net, {"image": np.ones((1, 2)), "attributes": np.zeros((1, 3))}).shape
+    (1, 2)
+    """
+    if not isinstance(x, dict):
+        return x
+    names = [tensor.name for tensor in getattr(model, "inputs", None) or []]
+    if len(names) == 1 and "image" in x:
+        return x["image"]
+    if names and all(name in x for name in names):
+        return {name: x[name] for name in names}
+    return x

@@ -48,6 +48,8 @@ CAPABILITIES = {
     "mixing": "trains on soft (MixUp/CutMix) labels; models whose extra losses need "
     "integer labels leave it out",
     "multi_pass": "training runs more than one pass per batch (its own `train_losses`)",
+    "attribute_logits": 'a layer named "attribute_logits" outputs one logit per attribute '
+    "(batch, attributes); the model trains on the data's attributes feature",
     "zero_shot": 'the "predictions" layer scores classes by their attribute vectors '
     "(AttributeCompatibility); fgkeras.models.zero_shot.with_class_attributes recognises "
     "classes never seen in training",

@@ -212,6 +212,11 @@ def _write_assets(functions, directory, version):
         with open(os.path.join(assets, "gallery_class_names.txt"), "w", encoding="utf-8") as f:
             f.write("".join(f"{name}\n" for name in names))
         _write_json(os.path.join(assets, "gallery_class_names.json"), names)
+    if "attribute_logits" in functions.network.output:
+        count = int(functions.network.output["attribute_logits"].shape[-1])
+        names = functions.attribute_names or [f"attribute_{i}" for i in range(count)]
+        with open(os.path.join(assets, "attribute_names.txt"), "w", encoding="utf-8") as f:
+            f.write("".join(f"{name}\n" for name in names))
     if functions.zero_shot_head is not None:
         table = functions.zero_shot_head.class_attributes.tolist()
         _write_json(os.path.join(assets, "class_attributes.json"), table)

@@ -38,6 +38,11 @@ A model with a label tree (``hierarchical``: a ``label_tree`` and layers
 level's equal ``top_k_names`` and ``top_k_scores``); the level names are
 in ``assets/model_card.json`` (``export.levels``).
 
+A model with an attribute head (``attribute_multitask``: a layer
+"attribute_logits") adds ``attribute_probabilities`` [N, A] (sigmoid) to
+``serving_default`` and ``classify_pixels``; the attribute names are in
+``assets/attribute_names.txt``.
+
 ``zero_shot`` exists for models that score classes by their attribute
 vectors (``zero_shot_attributes``): it scores each image against the K
 classes whose attribute vectors the request sends (classes never seen in
@@ -224,6 +229,9 @@ class ServingFunctions:
         self.levels = tree_levels(self.model, self.class_names)
         for key, layer, _ in self.levels[:-1]:
             outputs[f"level_logits_{key}"] = layer.output
+        if _has_layer(self.model, "attribute_logits"):
+            outputs["attribute_logits"] = self.model.get_layer("attribute_logits").output
+        self.attribute_names = getattr(self.model, "attribute_names", None)
         self.zero_shot_head = _zero_shot_head(self.model)
         if self.zero_shot_head is not None:
             outputs["attribute_features"] = self.zero_shot_head.input
@@ -337,14 +345,25 @@ class ServingFunctions:
             found[f"top_k_scores_{key}"] = scores
         return found
 
+    def attributes(self, out):
+        """The attribute probabilities (``{}`` for a model without an attribute head)."""
+        if "attribute_logits" not in out:
+            return {}
+        return {"attribute_probabilities": tf.sigmoid(out["attribute_logits"])}
+
     # The argument name is the signature's input name: `image` everywhere.
     def serving_default(self, image):
         out = self.outputs(self.prepare_images(image))
-        return {**self.classes(out["logits"]), **self.level_classes(out)}
+        return {**self.classes(out["logits"]), **self.level_classes(out), **self.attributes(out)}
 
     def classify_pixels(self, image):
         out = self.outputs(self.prepare_pixels(image))
-        return {"logits": out["logits"], **self.classes(out["logits"]), **self.level_classes(out)}
+        return {
+            "logits": out["logits"],
+            **self.classes(out["logits"]),
+            **self.level_classes(out),
+            **self.attributes(out),
+        }
 
     def embed(self, image):
         return {"embedding": self.outputs(self.prepare_images(image))["embedding"]}

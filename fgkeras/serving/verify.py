@@ -168,6 +168,11 @@ def _compare(functions, decoded, pixels, formats, served, listing):
         scale = float(np.max(np.abs(want))) or 1.0
         tolerance = max(EMBEDDING_RTOL * scale, EMBEDDING_ATOL)
         check("embedding", served["embed_pixels/embedding"], want, tolerance)
+    if "serving_default/attribute_probabilities" in served and (~jpeg).any():
+        out = functions.outputs(tf.constant(resized[~jpeg], tf.float32))
+        want = tf.sigmoid(out["attribute_logits"]).numpy()
+        got = served["serving_default/attribute_probabilities"][~jpeg]
+        check("attributes", got, want, PNG_ATOL)
     if "zero_shot/scores" in served and (~jpeg).any():
         # Fed the model's own class table, zero_shot scores are the model's logits.
         want = _expected_logits(functions, resized[~jpeg])

@@ -26,6 +26,7 @@ import os
 import time
 
 import keras
+import numpy as np
 
 from fgkeras.models.backbones import save_backbone_weights
 from fgkeras.models.registry import build, model_card
@@ -129,6 +130,9 @@ def _run(c: TrainConfig) -> TrainResult:
     )
     if c.classes is not None:
         common["classes"] = list(c.classes)
+    features = data_features(card)
+    if features:  # e.g. the attributes an attribute head trains on
+        common["features"] = features
     train_data = fdata.load(
         c.source, split=c.split, mixing=c.mixing, **_sampler_options(c, replicas), **common
     )
@@ -226,6 +230,8 @@ def _model_kwargs(c: TrainConfig, num_classes: int, image_size: int, data=None) 
         c.model_options or {}
     ):
         kwargs["label_tree"] = _label_tree(c, data)
+    if "attributes" in model_card(c.model)["targets"]:
+        kwargs.update(_attribute_options(data, c.model_options or {}))
     if "zero_shot" in model_card(c.model)["capabilities"] and "class_attributes" not in (
         c.model_options or {}
     ):
@@ -252,6 +258,39 @@ def _label_tree(c: TrainConfig, data) -> dict:
             'source_options={"label_tree": {"<class>": "<parent>", ...}}.'
         )
     return tree.to_config()
+
+
+def data_features(card: dict) -> tuple:
+    """The data features a model needs besides the image and label: its card's
+    extra ``features`` and its ``targets`` that are data features (``attributes``).
+
+    >>> data_features({"features": ["image"], "targets": ["label", "attributes"]})
+    ('attributes',)
+    >>> data_features({"features": ["image"], "targets": ["label", "hierarchy"]})
+    ()
+    """
+    from fgkeras.data.base import FEATURE_KEYS
+
+    # "hierarchy" targets are read from the label and the model's own tree.
+    wanted = [f for f in card["features"] if f != "image"]
+    wanted += [t for t in card["targets"] if t in FEATURE_KEYS and t != "hierarchy"]
+    return tuple(dict.fromkeys(wanted))
+
+
+def _attribute_options(data, options: dict) -> dict:
+    """Attribute names, count and positive rates of the training source, for an attribute head."""
+    info = getattr(data, "source_info", {})
+    found = {}
+    names = info.get("attribute_names")
+    if names is not None and "attribute_names" not in options:
+        found["attribute_names"] = list(names)
+    if "num_attributes" not in options:
+        found["num_attributes"] = int(data.element_spec[0]["attributes"].shape[-1])
+    table = info.get("class_attributes")
+    if table is not None and "attribute_rates" not in options:
+        # The share of images with each attribute, classes weighed alike.
+        found["attribute_rates"] = np.asarray(table, np.float64).mean(axis=0).tolist()
+    return found
 
 
 def _class_attributes(c: TrainConfig, data) -> list:

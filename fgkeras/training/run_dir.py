@@ -185,7 +185,7 @@ class RunDirectory:
 
 
 # Data arguments of a run's config.json that evaluation must repeat.
-RUN_DATA_OPTIONS = ("resize_size", "bbox_crop", "channels", "limit")
+RUN_DATA_OPTIONS = ("resize_size", "bbox_crop", "channels", "limit", "classes")
 
 
 def load_model_source(path, checkpoint: str = "final"):

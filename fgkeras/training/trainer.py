@@ -20,6 +20,7 @@ import types
 
 import keras
 
+from fgkeras.models.common import model_inputs
 from fgkeras.training import keras_internals
 from fgkeras.training.objective import CROSS_ENTROPY, Objective
 from fgkeras.training.step import augment_inputs, gradient_step
@@ -110,7 +111,7 @@ class Trainer(keras.Model):
     def call(self, inputs, training=False):
         if self.augmenter is not None and training is True:
             inputs = augment_inputs(self.augmenter, inputs)
-        return self.model(inputs, training=training)
+        return self.model(model_inputs(self.model, inputs), training=training)
 
     def compile(self, *args, **kwargs):
         super().compile(*args, **kwargs)
