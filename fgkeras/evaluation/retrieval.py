@@ -39,12 +39,25 @@ CHUNK_ENTRIES = 1 << 22
 
 
 def retrieval_metrics(
-    embeddings, labels, ks=(1, 2, 4, 8), normalize=True, knn_k=5, chunk_size=None
+    embeddings,
+    labels,
+    ks=(1, 2, 4, 8),
+    normalize=True,
+    knn_k=5,
+    chunk_size=None,
+    gallery=None,
+    gallery_labels=None,
 ) -> dict:
-    """Leave-one-out retrieval metrics of embeddings with class labels.
+    """Retrieval metrics of embeddings with class labels: leave-one-out, or against a gallery.
+
+    Without ``gallery`` every item queries all the others (one set, e.g.
+    image → image). With ``gallery`` the ``embeddings`` query the gallery's
+    items (another set, another modality: image → text, text → image), none
+    left out; an item is relevant when its class is the query's.
 
     Args:
-        embeddings: float array ``[N, D]``.
+        embeddings: float array ``[N, D]``, the queries (and, without
+            ``gallery``, the searched set).
         labels: ``N`` class labels (ints, or any values NumPy can compare).
         ks: the k of each ``recall_at_{k}``. A k past ``N - 1`` counts every
             other item. Defaults to (1, 2, 4, 8).
@@ -53,6 +66,9 @@ def retrieval_metrics(
         knn_k: neighbours of the majority vote of ``knn_accuracy``. Defaults to 5.
         chunk_size: queries per distance block; None keeps a block near 4M
             entries. The results do not depend on it. Defaults to None.
+        gallery: float array ``[M, D]`` to search instead of the queries
+            themselves, or None. Defaults to None.
+        gallery_labels: ``M`` class labels of ``gallery``. Defaults to None.
 
     Returns:
         ``{"recall_at_1": ..., ..., "map_at_r", "r_precision", "knn_accuracy",
@@ -64,29 +80,43 @@ def retrieval_metrics(
     >>> m = retrieval_metrics(emb, [0, 0, 1, 1], ks=(1, 3), normalize=False, knn_k=1)
     >>> m["recall_at_1"], m["recall_at_3"], m["map_at_r"], m["num_queries"]
     (0.75, 1.0, 0.75, 4)
+    >>> texts = [[1.0, 0.0], [0.0, 1.0]]  # one text per class, images query them
+    >>> m = retrieval_metrics([[0.9, 0.1], [0.2, 0.8], [0.7, 0.7]], [0, 1, 1], ks=(1,),
+    ...                       gallery=texts, gallery_labels=[0, 1])
+    >>> m["recall_at_1"], m["num_queries"]
+    (0.6666666666666666, 3)
     """
-    x, codes = _check_inputs(embeddings, labels)
-    n = len(codes)
     ks = _check_ks(ks)
     knn_k = _check_positive_int("knn_k", knn_k)
-    counts = np.bincount(codes)
-    relevant_counts = counts[codes] - 1  # R of each query
+    if gallery is None:
+        x, codes = _check_inputs(embeddings, labels)
+        g, gallery_codes = x, codes
+        relevant_counts = np.bincount(codes)[codes] - 1  # R of each query, itself left out
+    else:
+        x, g, codes, gallery_codes = _check_query_gallery(
+            embeddings, labels, gallery, gallery_labels
+        )
+        relevant_counts = np.bincount(gallery_codes, minlength=codes.max() + 1)[codes]
+    n, searched = len(codes), len(gallery_codes)
+    leave_one_out = gallery is None
     queries = np.flatnonzero(relevant_counts > 0)
     if len(queries) == 0:
         raise ValueError(
             "No query has another item of its class, so no retrieval metric is defined: "
             f"each of the {n} items is alone in its class. Evaluate a set with at least "
-            "two items per class."
+            "two items per class (or a gallery holding the queries' classes)."
         )
-    depth = min(n - 1, max(max(ks), knn_k, int(relevant_counts.max())))
+    available = searched - 1 if leave_one_out else searched
+    depth = min(available, max(max(ks), knn_k, int(relevant_counts.max())))
     if chunk_size is None:
-        chunk_size = max(1, CHUNK_ENTRIES // n)
+        chunk_size = max(1, CHUNK_ENTRIES // searched)
     chunk_size = _check_positive_int("chunk_size", chunk_size)
 
     if normalize:
-        norms = np.linalg.norm(x, axis=1, keepdims=True)
-        x = x / np.maximum(norms, np.finfo(np.float64).tiny)
+        x = _unit_rows(x)
+        g = x if leave_one_out else _unit_rows(g)
     squared = np.einsum("ij,ij->i", x, x)
+    gallery_squared = np.einsum("ij,ij->i", g, g)
     # Per-query values, summed once at the end: the same sums for any chunk size.
     num = len(queries)
     hits = {k: np.zeros(num, bool) for k in ks}
@@ -96,12 +126,13 @@ def retrieval_metrics(
         part = slice(start, start + chunk_size)
         rows = queries[part]
         if normalize:
-            distances = -(x[rows] @ x.T)
+            distances = -(x[rows] @ g.T)
         else:  # squared Euclidean distance ranks as the distance does
-            distances = squared[rows, None] + squared[None, :] - 2.0 * (x[rows] @ x.T)
-        distances[np.arange(len(rows)), rows] = np.inf  # leave the query out
+            distances = squared[rows, None] + gallery_squared[None, :] - 2.0 * (x[rows] @ g.T)
+        if leave_one_out:
+            distances[np.arange(len(rows)), rows] = np.inf  # leave the query out
         neighbours = _nearest(distances, depth)
-        relevant = codes[neighbours] == codes[rows, None]  # [q, depth]
+        relevant = gallery_codes[neighbours] == codes[rows, None]  # [q, depth]
         for k in ks:
             hits[k][part] = relevant[:, :k].any(axis=1)
         r = relevant_counts[rows]
@@ -110,13 +141,13 @@ def retrieval_metrics(
         within_r = rank[None, :] <= r[:, None]
         average_precision[part] = np.where(relevant & within_r, found / rank, 0.0).sum(axis=1) / r
         r_precision[part] = found[np.arange(len(rows)), r - 1] / r
-        knn_correct[part] = _majority(codes[neighbours[:, :knn_k]]) == codes[rows]
+        knn_correct[part] = _majority(gallery_codes[neighbours[:, :knn_k]]) == codes[rows]
     metrics = {f"recall_at_{k}": float(hits[k].mean()) for k in ks}
     metrics.update(
         map_at_r=float(average_precision.mean()),
         r_precision=float(r_precision.mean()),
         knn_accuracy=float(knn_correct.mean()),
-        knn_k=int(min(knn_k, n - 1)),
+        knn_k=int(min(knn_k, available)),
         num_queries=int(num),
         num_skipped=int(n - num),
     )
@@ -152,37 +183,55 @@ def _majority(neighbour_labels):
     return neighbour_labels[np.arange(len(neighbour_labels)), first_best]
 
 
-def _check_inputs(embeddings, labels):
+def _check_inputs(embeddings, labels, minimum=2, what="embeddings"):
     try:
         x = np.asarray(embeddings, np.float64)
     except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"`embeddings` must be a numeric array [N, D]. Received: {error}"
-        ) from error
+        raise ValueError(f"`{what}` must be a numeric array [N, D]. Received: {error}") from error
     if x.ndim != 2:
         raise ValueError(
-            f"`embeddings` must have shape [N, D] (one row per item). "
-            f"Received: embeddings.shape={x.shape}"
+            f"`{what}` must have shape [N, D] (one row per item). Received: {what}.shape={x.shape}"
         )
     labels = np.asarray(labels)
     if labels.ndim != 1 or len(labels) != len(x):
         raise ValueError(
-            f"`labels` must hold one label per embedding row: shapes differ. "
-            f"Received: embeddings.shape={x.shape}, labels.shape={labels.shape}"
+            f"`labels` must hold one label per {what} row: shapes differ. "
+            f"Received: {what}.shape={x.shape}, labels.shape={labels.shape}"
         )
-    if len(x) < 2:
+    if len(x) < minimum:
         raise ValueError(
-            f"Retrieval needs at least 2 items (each is searched against the others). "
-            f"Received: {len(x)} item(s)."
+            f"Retrieval needs at least {minimum} items (each is searched against the "
+            f"others). Received: {len(x)} item(s)."
         )
     if not np.isfinite(x).all():
         bad = int((~np.isfinite(x).all(axis=1)).sum())
         raise ValueError(
-            f"`embeddings` contain NaN or infinite values ({bad} of {len(x)} rows); "
+            f"`{what}` contain NaN or infinite values ({bad} of {len(x)} rows); "
             "the model diverged or its inputs were broken."
         )
     _, codes = np.unique(labels, return_inverse=True)
     return x, codes.reshape(-1)
+
+
+def _unit_rows(x):
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), np.finfo(np.float64).tiny)
+
+
+def _check_query_gallery(embeddings, labels, gallery, gallery_labels):
+    """Queries and gallery as float arrays and their labels as codes of one shared table."""
+    if gallery_labels is None:
+        raise ValueError("`gallery_labels` must be given with `gallery` (one label per row).")
+    x, _ = _check_inputs(embeddings, labels, minimum=1)
+    g, _ = _check_inputs(gallery, gallery_labels, minimum=1, what="gallery")
+    if x.shape[1] != g.shape[1]:
+        raise ValueError(
+            f"Queries and gallery must share the embedding size. Received {x.shape[1]} and "
+            f"{g.shape[1]} dimensions."
+        )
+    both = np.concatenate([np.asarray(labels).reshape(-1), np.asarray(gallery_labels).reshape(-1)])
+    _, codes = np.unique(both, return_inverse=True)
+    codes = codes.reshape(-1)
+    return x, g, codes[: len(x)], codes[len(x) :]
 
 
 def _check_ks(ks):

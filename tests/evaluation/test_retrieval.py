@@ -225,3 +225,27 @@ def test_tsne_without_scikit_learn_says_what_to_install(tmp_path):
             np.random.default_rng(0).normal(size=(30, 4)), [0, 1, 2] * 10, path=tmp_path
         )
         assert os.path.isfile(path)
+
+
+def test_queries_against_a_gallery_match_a_brute_force_search():
+    rng = np.random.default_rng(3)
+    queries, gallery = rng.normal(size=(40, 8)), rng.normal(size=(25, 8))
+    query_labels, gallery_labels = rng.integers(0, 5, 40), rng.integers(0, 5, 25)
+    m = retrieval_metrics(queries, query_labels, ks=(1, 3), gallery=gallery,
+                          gallery_labels=gallery_labels)  # fmt: skip
+    q = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    g = gallery / np.linalg.norm(gallery, axis=1, keepdims=True)
+    order = np.argsort(-(q @ g.T), axis=1, kind="stable")
+    keep = np.isin(query_labels, gallery_labels)  # queries whose class the gallery holds
+    relevant = gallery_labels[order] == query_labels[:, None]
+    assert m["num_queries"] == keep.sum() and m["num_skipped"] == (~keep).sum()
+    assert m["recall_at_1"] == pytest.approx(relevant[keep, 0].mean())
+    assert m["recall_at_3"] == pytest.approx(relevant[keep, :3].any(axis=1).mean())
+    r = np.array([np.sum(gallery_labels == y) for y in query_labels])
+    ap = [
+        np.sum(relevant[i, : r[i]] * np.cumsum(relevant[i, : r[i]]) / np.arange(1, r[i] + 1)) / r[i]
+        for i in np.flatnonzero(keep)
+    ]
+    assert m["map_at_r"] == pytest.approx(np.mean(ap))
+    with pytest.raises(ValueError, match="gallery_labels"):
+        retrieval_metrics(queries, query_labels, gallery=gallery)

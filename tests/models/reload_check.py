@@ -1,4 +1,4 @@
-"""Shared by the two halves of the reload test (test_reload_models_{a,b}.py).
+"""Shared by the three parts of the reload test (test_reload_models_{a,b,c}.py).
 
 Every registered model reloads where a user reloads it: in a fresh process.
 One epoch of each model is trained through the command line (``fgkeras
@@ -8,8 +8,8 @@ directory what ``fgkeras evaluate``, ``predict``, ``explain`` and ``export
 --verify`` run, and ``keras.models.load_model(path, safe_mode=True)``. The
 process is shared between the models of one half to keep CI time down; what
 matters is that it never built the models it loads. The registry is split in
-two halves, one test file each, so two pytest-xdist workers run them side
-by side.
+three parts, one test file each, so three pytest-xdist workers run them side
+by side (tests/conftest.py schedules them first: they are the longest files).
 """
 
 import json
@@ -26,7 +26,7 @@ import fgkeras
 from fgkeras.cli.main import main
 
 MODELS = fgkeras.list_models()
-HALVES = {"a": MODELS[0::2], "b": MODELS[1::2]}
+PARTS = {"a": MODELS[0::3], "b": MODELS[1::3], "c": MODELS[2::3]}
 
 FRESH_PROCESS = textwrap.dedent(
     """

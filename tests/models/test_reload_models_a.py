@@ -1,10 +1,10 @@
-"""Half 'a' of the registry reloads in a fresh process (see tests/models/reload_check.py)."""
+"""Part 'a' of the registry reloads in a fresh process (see tests/models/reload_check.py)."""
 
 import pytest
 
 from tests.models import reload_check
 
-NAMES = reload_check.HALVES["a"]
+NAMES = reload_check.PARTS["a"]
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
-"""Half 'b' of the registry reloads in a fresh process (see tests/models/reload_check.py)."""
+"""Part 'b' of the registry reloads in a fresh process (see tests/models/reload_check.py)."""
 
 import pytest
 
 from tests.models import reload_check
 
-NAMES = reload_check.HALVES["b"]
+NAMES = reload_check.PARTS["b"]
 
 
 @pytest.fixture(scope="module")

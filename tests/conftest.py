@@ -1,0 +1,29 @@
+"""Test-session set-up shared by every test directory.
+
+`pytest_collection_modifyitems` puts the longest test files first. Under
+``pytest-xdist --dist loadfile`` (scripts/test.sh) whole files go to workers
+in collection order, so a long file collected late leaves one worker busy
+while the others are idle; longest first keeps the workers evenly loaded.
+The list is ordered by durations measured with ``--durations`` (the reload
+files train and reload a third of the registry each); files not listed keep
+their usual order after them.
+"""
+
+LONGEST_FIRST = (
+    "tests/models/test_reload_models_a.py",
+    "tests/models/test_reload_models_b.py",
+    "tests/models/test_reload_models_c.py",
+    "tests/test_notebooks.py",
+    "tests/models/test_attention_models.py",
+    "tests/training/test_distribute.py",
+    "tests/training/test_train.py",
+    "tests/training/test_metric_learning_end_to_end.py",
+    "tests/cli/test_quickstart.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
+    default = len(LONGEST_FIRST)
+    # sorted() is stable: tests keep their order within a file and among unlisted files.
+    items[:] = sorted(items, key=lambda item: rank.get(item.nodeid.split("::")[0], default))
