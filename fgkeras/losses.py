@@ -10,6 +10,9 @@ Four losses, all serializable `keras.losses.Loss` subclasses written with
   every pair in the batch.
 - `TripletLoss`: the triplet margin loss with online mining inside the batch,
   either batch-hard (Hermans et al., 2017) or semi-hard (Schroff et al., 2015).
+- `symmetric_info_nce`: the CLIP-style contrastive loss of paired image and
+  text embeddings with a learned temperature (a function: the temperature
+  is a weight of the model that uses it).
 - `BalancedBinaryCrossEntropy`: per-attribute binary cross-entropy in which
   positives and negatives of each attribute weigh the same in total, so rare
   attributes are not drowned by their absences (attribute prediction).
@@ -443,6 +446,58 @@ class BalancedBinaryCrossEntropy(keras.losses.Loss):
             "positive_rates": self.positive_rates,
             "from_logits": self.from_logits,
         }
+
+
+def symmetric_info_nce(image_embeddings, text_embeddings, logit_scale, labels=None):
+    """The symmetric contrastive (InfoNCE) loss of paired image and text embeddings.
+
+    Row ``i`` of each is one pair. With ``s = exp(logit_scale)`` and cosine
+    similarities ``S = s · normalize(I) normalize(T)ᵀ``, each image must pick
+    its own text among the batch's texts and each text its own image
+    (Radford et al., "Learning Transferable Visual Models From Natural
+    Language Supervision" (CLIP), ICML 2021, https://arxiv.org/abs/2103.00020;
+    van den Oord et al. 2018 for InfoNCE)::
+
+        L = ½ [ mean_i −log softmax_j(S)_ii + mean_i −log softmax_j(Sᵀ)_ii ]
+
+    With ``labels``, pairs of the same class other than the diagonal are left
+    out of the softmax: in fine-grained data two images of one class often
+    carry the same description, and pushing them apart would be wrong.
+
+    Args:
+        image_embeddings: ``[B, D]``.
+        text_embeddings: ``[B, D]``.
+        logit_scale: scalar log of the inverse temperature (a learned weight).
+        labels: ``[B]`` class labels, or None. Defaults to None.
+
+    >>> import numpy as np
+    >>> e = np.eye(3, 4, dtype="float32")
+    >>> round(float(symmetric_info_nce(e, e, np.log(10.0))), 4)  # matched pairs: low loss
+    0.0001
+    >>> round(float(symmetric_info_nce(e, e[::-1], np.log(10.0))), 4) > 5  # mismatched: high
+    True
+    """
+    images = _unit(ops.cast(image_embeddings, "float32"))
+    texts = _unit(ops.cast(text_embeddings, "float32"))
+    scale = ops.exp(ops.cast(logit_scale, "float32"))
+    similarity = scale * ops.matmul(images, ops.transpose(texts))
+    batch = ops.shape(similarity)[0]
+    eye = ops.eye(batch, dtype="bool")
+    if labels is not None:
+        labels = _flat_labels(labels)
+        same = ops.equal(ops.expand_dims(labels, 1), ops.expand_dims(labels, 0))
+        # Same-class pairs off the diagonal leave the softmax (a very low logit).
+        similarity = ops.where(ops.logical_and(same, ops.logical_not(eye)), -1e9, similarity)
+    targets = ops.arange(batch)
+    per_image = keras.losses.sparse_categorical_crossentropy(targets, similarity, from_logits=True)
+    per_text = keras.losses.sparse_categorical_crossentropy(
+        targets, ops.transpose(similarity), from_logits=True
+    )
+    return 0.5 * (ops.mean(per_image) + ops.mean(per_text))
+
+
+def _unit(x):
+    return x / ops.maximum(ops.sqrt(ops.sum(ops.square(x), axis=-1, keepdims=True)), 1e-12)
 
 
 _ALIASES = {

@@ -177,6 +177,8 @@ def check_capabilities(model: keras.Model, card: dict, num_classes: int) -> list
     - ``multi_pass``: the model has its own `train_losses` and `trainable_groups`.
     - ``mixing``: one `Trainer` step on soft (one-hot mixed) labels runs and is finite.
     - ``attribute_logits``: an "attribute_logits" layer outputs finite (batch, A) logits.
+    - ``text_embedding``: ``embed_text`` gives unit vectors in the image
+      embedding's space and other descriptions give other classes' scores.
     - ``zero_shot``: "predictions" is an `AttributeCompatibility` that scores
       the pooled embedding against another table of class vectors.
 
@@ -266,6 +268,19 @@ def _check_attribute_logits(model, images, num_classes):
     assert np.all(np.isfinite(logits)), "attribute logits are not finite"
 
 
+def _check_text_embedding(model, images, num_classes):
+    from fgkeras.models.image_text import with_descriptions
+
+    texts = model.embed_text(["a bird", "a red bird with blue wings"])
+    image_embedding = keras.Model(model.input, model.get_layer("embedding").output)(images)
+    assert tuple(texts.shape) == (2, image_embedding.shape[-1]), f"text embeddings {texts.shape}"
+    norms = np.linalg.norm(np.asarray(texts), axis=1)
+    assert np.allclose(norms, 1.0, atol=1e-4), f"text embeddings are not unit vectors: {norms}"
+    other = with_descriptions(model, ["a bird", "a red bird", "a blue bird"])
+    scores = np.asarray(other(images, training=False))
+    assert scores.shape == (len(images), 3) and np.all(np.isfinite(scores))
+
+
 def _check_zero_shot(model, images, num_classes):
     from fgkeras.layers.label_embedding import AttributeCompatibility
 
@@ -288,6 +303,7 @@ CAPABILITY_CHECKS = {
     "multi_pass": _check_multi_pass,
     "mixing": _check_mixing,
     "attribute_logits": _check_attribute_logits,
+    "text_embedding": _check_text_embedding,
     "zero_shot": _check_zero_shot,
 }
 

@@ -420,3 +420,30 @@ def test_balanced_bce_weighs_a_rare_attribute_up_and_round_trips():
     assert clone.positive_rates == [0.05] and clone.from_logits
     with pytest.raises(ValueError, match="positive_rates"):
         BalancedBinaryCrossEntropy(positive_rates=[1.5])
+
+
+def reference_info_nce(images, texts, logit_scale, labels=None):
+    images = images / np.linalg.norm(images, axis=1, keepdims=True)
+    texts = texts / np.linalg.norm(texts, axis=1, keepdims=True)
+    s = np.exp(logit_scale) * images @ texts.T
+    if labels is not None:
+        same = labels[:, None] == labels[None, :]
+        s = np.where(same & ~np.eye(len(s), dtype=bool), -np.inf, s)
+
+    def cross_entropy(logits):
+        logits = logits - logits.max(axis=1, keepdims=True)
+        log_softmax = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        return -np.mean(np.diag(log_softmax))
+
+    return 0.5 * (cross_entropy(s) + cross_entropy(s.T))
+
+
+@pytest.mark.parametrize("labels", [None, np.array([0, 1, 0, 2, 1])])
+def test_symmetric_info_nce_matches_numpy(labels):
+    from fgkeras.losses import symmetric_info_nce
+
+    rng = np.random.default_rng(1)
+    images = rng.normal(size=(5, 6)).astype("float32")
+    texts = rng.normal(size=(5, 6)).astype("float32")
+    got = float(symmetric_info_nce(images, texts, np.log(7.0), labels))
+    assert got == pytest.approx(reference_info_nce(images, texts, np.log(7.0), labels), rel=1e-5)

@@ -125,7 +125,9 @@ def load(
         ``class_ancestors``: row ``c`` holds class ``c``'s node index at each
         level down to its own, see `fgkeras.data.label_tree`; for sources
         with class-level attributes ``class_attributes``: row ``c`` is class
-        ``c``'s attribute vector, what zero-shot models recognise it by).
+        ``c``'s attribute vector, what zero-shot models recognise it by; for
+        sources with text, ``class_descriptions``: one list of descriptions
+        per class, what ``image_text`` scores images against).
 
     >>> ds = load("synthetic", "test", image_size=32, batch_size=4, num_examples=8)
     >>> images, labels = next(iter(ds))
@@ -257,8 +259,9 @@ def select_classes(examples, classes):
     ``examples.class_names`` (None keeps everything). The class level of the
     ``hierarchy`` column (the level whose names are the class names, or
     tfds's ``"label"`` level) is relabelled too and its names subset; coarser
-    levels keep their indices and names; ``info["class_ancestors"]`` and
-    ``info["class_attributes"]`` keep the kept classes' rows, in the new order.
+    levels keep their indices and names; ``info["class_ancestors"]``,
+    ``info["class_attributes"]`` and ``info["class_descriptions"]`` keep the
+    kept classes' rows, in the new order.
     ``info["classes"]`` records the source indices of the kept classes,
     ``info["source_class_names"]`` all names.
 
@@ -294,8 +297,9 @@ def select_classes(examples, classes):
         rows = np.asarray(info["class_ancestors"], np.int64)[chosen]
         rows[:, -1] = np.arange(len(chosen))
         info["class_ancestors"] = rows.tolist()
-    if info.get("class_attributes") is not None:
-        info["class_attributes"] = np.asarray(info["class_attributes"])[chosen].tolist()
+    for key in ("class_attributes", "class_descriptions"):  # one row per class
+        if info.get(key) is not None:
+            info[key] = [info[key][c] for c in chosen]
     new_names = [names[c] for c in chosen]
     counts = examples.class_counts
     counts = None if counts is None else np.asarray(counts)[chosen]

@@ -69,6 +69,7 @@ def synthetic_source(
     return Examples("synthetic", list(info.class_names), table=table, info={
         "attribute_names": info.attribute_names, "part_names": list(synthetic.PART_NAMES),
         "class_attributes": info.attributes.astype(float).tolist(),
+        "class_descriptions": synthetic.class_descriptions(num_classes),
         "hierarchy_levels": list(info.hierarchy_levels),
         "hierarchy_names": info.hierarchy_names,
         "class_ancestors": info.hierarchy.tolist(),

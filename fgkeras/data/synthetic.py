@@ -138,6 +138,20 @@ def resolve_preset(preset=None, **overrides) -> dict:
     return settings
 
 
+def class_descriptions(num_classes=8) -> list:
+    """Every description template filled in for each class: one list of strings per class.
+
+    >>> class_descriptions(8)[5][1]
+    'this bird has a blue crown, a red wing bar and a blue tail tip.'
+    """
+    info = class_info(num_classes)
+    colors = list(PALETTE)
+    return [
+        [template.format(*(colors[c] for c in triple)) for template in _TEMPLATES]
+        for triple in info.part_colors.tolist()
+    ]
+
+
 @functools.lru_cache(maxsize=32)
 def class_info(num_classes=8):
     """Return the :class:`ClassInfo` (names, attributes, hierarchy) for ``num_classes``.

@@ -26,6 +26,7 @@ from fgkeras.layers.recurrent_attention import (
     RecurrentAttention,
     SelectStep,
 )
+from fgkeras.layers.text_encoder import DescriptionScores, TextEncoder
 from fgkeras.layers.tree_decoder import ChildMask, DecoderStep, PredictionEmbedding
 from fgkeras.layers.tree_lstm import QuadtreeTreeLSTM
 
@@ -39,11 +40,13 @@ __all__ = [
     "CBAM",
     "ChannelGroupingAttention",
     "ClassActivationMap",
+    "DescriptionScores",
     "GlimpseBoxes",
     "GlimpseSensor",
     "SoftAttentionPooling",
     "SpatialSoftmax",
     "SqueezeExcitation",
+    "TextEncoder",
     "TopRegionCrop",
     "BilinearPooling",
     "CompactBilinearPooling",

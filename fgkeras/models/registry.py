@@ -50,6 +50,9 @@ CAPABILITIES = {
     "multi_pass": "training runs more than one pass per batch (its own `train_losses`)",
     "attribute_logits": 'a layer named "attribute_logits" outputs one logit per attribute '
     "(batch, attributes); the model trains on the data's attributes feature",
+    "text_embedding": 'the "predictions" layer scores classes by their text descriptions '
+    "(DescriptionScores); the model embeds strings in the images' space (`embed_text`) and "
+    "fgkeras.models.image_text.with_descriptions recognises classes from text alone",
     "zero_shot": 'the "predictions" layer scores classes by their attribute vectors '
     "(AttributeCompatibility); fgkeras.models.zero_shot.with_class_attributes recognises "
     "classes never seen in training",

@@ -260,12 +260,18 @@ def predict_request(
     if version is not None:
         request.model_spec.version.value = int(version)
     for name, value in inputs.items():
-        if isinstance(value, (list, tuple)) and value and isinstance(value[0], bytes):
-            proto = tf.make_tensor_proto(list(value), dtype=tf.string, shape=[len(value)])
+        if _is_strings(value):  # image bytes, or texts (encoded as UTF-8)
+            items = [v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in value]
+            proto = tf.make_tensor_proto(items, dtype=tf.string, shape=[len(items)])
         else:
             proto = tf.make_tensor_proto(np.asarray(value, "float32"))
         request.inputs[name].CopyFrom(proto)
     return request
+
+
+def _is_strings(value) -> bool:
+    items = list(value) if isinstance(value, (list, tuple, np.ndarray)) else []
+    return bool(items) and isinstance(items[0], (bytes, str))
 
 
 def grpc_predict(loaded, request):

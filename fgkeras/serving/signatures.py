@@ -43,6 +43,12 @@ A model with an attribute head (``attribute_multitask``: a layer
 ``serving_default`` and ``classify_pixels``; the attribute names are in
 ``assets/attribute_names.txt``.
 
+A dual encoder (``image_text``: its "predictions" layer scores classes by
+their descriptions) adds ``embed_text`` (input ``text``: tf.string [N] →
+``embedding`` [N, D], unit vectors in the images' space, for text → image
+search) and ``zero_shot`` with input ``descriptions`` (tf.string [K], one
+per class) instead of attribute vectors.
+
 ``zero_shot`` exists for models that score classes by their attribute
 vectors (``zero_shot_attributes``): it scores each image against the K
 classes whose attribute vectors the request sends (classes never seen in
@@ -64,6 +70,7 @@ import re
 import warnings
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from fgkeras.checks import check_int
@@ -75,7 +82,10 @@ from fgkeras.serving.preprocess import decode_images, resize_pixels
 SIGNATURE_NAMES = ("serving_default", "classify_pixels", "embed", "embed_pixels")
 GALLERY_SIGNATURE_NAMES = ("nearest",)
 BYTES_SIGNATURES = ("serving_default", "embed", "nearest", "zero_shot")
-ZERO_SHOT_INPUT = "class_attributes"  # the second input of ``zero_shot``
+ZERO_SHOT_INPUT = "class_attributes"  # the second input of ``zero_shot`` (attribute models)
+DESCRIPTIONS_INPUT = "descriptions"  # the second input of ``zero_shot`` (image_text)
+TEXT_INPUT = "text"  # the input of ``embed_text``
+TEXT_ONLY_SIGNATURES = ("embed_text",)  # no image input
 INPUT_NAME = "image"  # the input of every signature, as the data feature and the model input
 
 
@@ -146,6 +156,14 @@ def tree_levels(model: keras.Model, class_names) -> list:
     names = [[str(n) for n in level_names] for level_names in tree.names[:-1]]
     names.append([str(n) for n in class_names])
     return [(key, layers[f"level_logits_{key}"], n) for key, n in zip(keys, names)]
+
+
+def _text_head(model):
+    """The model's `DescriptionScores` "predictions" layer (``image_text``), or None."""
+    from fgkeras.layers.text_encoder import DescriptionScores
+
+    head = model.get_layer("predictions") if _has_layer(model, "predictions") else None
+    return head if isinstance(head, DescriptionScores) else None
 
 
 def _zero_shot_head(model):
@@ -235,6 +253,9 @@ class ServingFunctions:
         self.zero_shot_head = _zero_shot_head(self.model)
         if self.zero_shot_head is not None:
             outputs["attribute_features"] = self.zero_shot_head.input
+        self.text_head = _text_head(self.model)
+        if self.text_head is not None:
+            outputs["joint_embedding"] = self.text_head.input
         # One functional graph for both outputs shares the model's weights.
         self.network = keras.Model(self.model.inputs, outputs, name=f"{self.model.name}_serving")
         self.gallery = None
@@ -296,12 +317,20 @@ class ServingFunctions:
                 [None, self.zero_shot_head.attribute_dim], tf.float32, name=ZERO_SHOT_INPUT
             )
             found["zero_shot"] = (self.zero_shot, [*images, table])
+        if self.text_head is not None:
+            texts = tf.TensorSpec([None], tf.string, name=TEXT_INPUT)
+            descriptions = tf.TensorSpec([None], tf.string, name=DESCRIPTIONS_INPUT)
+            found["embed_text"] = (self.embed_text, [texts])
+            found["zero_shot"] = (self.zero_shot_text, [*images, descriptions])
         return found
 
     def example_inputs(self) -> dict:
         """``{signature: {input: array}}``: the inputs besides ``image`` that a
         sample request needs (warmup, verification): the model's own class
         attribute table for ``zero_shot``."""
+        if self.text_head is not None:
+            first = np.array([group[0] for group in self.text_head.descriptions], dtype=object)
+            return {"embed_text": {TEXT_INPUT: first}, "zero_shot": {DESCRIPTIONS_INPUT: first}}
         if self.zero_shot_head is None:
             return {}
         return {"zero_shot": {ZERO_SHOT_INPUT: self.zero_shot_head.class_attributes}}
@@ -376,6 +405,25 @@ class ServingFunctions:
         scores = tf.cast(self.zero_shot_head.scores(features, class_attributes), tf.float32)
         probabilities = tf.nn.softmax(scores, axis=-1)
         k = tf.minimum(self.top_k, tf.shape(class_attributes)[0])
+        best, indices = tf.math.top_k(probabilities, k=k)
+        return {
+            "scores": scores,
+            "probabilities": probabilities,
+            "top_k_indices": indices,
+            "top_k_scores": best,
+        }
+
+    def embed_text(self, text):
+        """Strings ``[N]`` → unit text embeddings ``[N, D]`` in the images' space."""
+        return {"embedding": tf.cast(self.text_head.text_encoder(text), tf.float32)}
+
+    def zero_shot_text(self, image, descriptions):
+        """Image bytes against K class descriptions (one string each) → scores ``[N, K]``."""
+        embedding = self.outputs(self.prepare_images(image))["joint_embedding"]
+        vectors = self.text_head.class_vectors(descriptions)
+        scores = tf.cast(self.text_head.scores(embedding, vectors), tf.float32)
+        probabilities = tf.nn.softmax(scores, axis=-1)
+        k = tf.minimum(self.top_k, tf.shape(descriptions)[0])
         best, indices = tf.math.top_k(probabilities, k=k)
         return {
             "scores": scores,

@@ -38,6 +38,15 @@ UNCONVERTIBLE = (
         "projection='random_maclaurin')), which uses dense matrix products only, and "
         "train it again, or serve this model with TF Serving instead.",
     ),
+    (
+        "DescriptionScores",
+        None,
+        None,
+        "It scores images against class descriptions with an in-graph text encoder, whose "
+        "string ops (TextVectorization: lower-casing, splitting, vocabulary lookup) TFLite's "
+        "builtin ops cannot run. Serve it with TF Serving (the SavedModel takes raw strings), "
+        "or export the image tower alone for on-device use.",
+    ),
 )
 
 
@@ -54,7 +63,14 @@ def check_convertible(model) -> None:
     """
     for layer in _all_layers(model):
         for class_name, attribute, value, advice in UNCONVERTIBLE:
-            if type(layer).__name__ == class_name and getattr(layer, attribute, None) == value:
+            if type(layer).__name__ != class_name:
+                continue
+            if attribute is None:  # the layer itself cannot convert
+                raise ValueError(
+                    f"Model {model.name!r} cannot be converted to TFLite: layer "
+                    f"{layer.name!r} ({class_name}). {advice}"
+                )
+            if getattr(layer, attribute, None) == value:
                 raise ValueError(
                     f"Model {model.name!r} cannot be converted to TFLite: layer "
                     f"{layer.name!r} ({class_name}, {attribute}={value!r}). {advice}"

@@ -173,7 +173,24 @@ def _compare(functions, decoded, pixels, formats, served, listing):
         want = tf.sigmoid(out["attribute_logits"]).numpy()
         got = served["serving_default/attribute_probabilities"][~jpeg]
         check("attributes", got, want, PNG_ATOL)
-    if "zero_shot/scores" in served and (~jpeg).any():
+    text_head = getattr(functions, "text_head", None)
+    if text_head is not None and "embed_text/embedding" in served:
+        texts = functions.example_inputs()["embed_text"]["text"]
+        want = functions.embed_text(tf.constant(list(texts), tf.string))["embedding"].numpy()
+        check("embed_text", served["embed_text/embedding"], want, EMBEDDING_ATOL)
+    if text_head is not None and "zero_shot/scores" in served and (~jpeg).any():
+        descriptions = tf.constant(list(functions.example_inputs()["zero_shot"]["descriptions"]))
+        embedding = functions.outputs(tf.constant(resized[~jpeg], tf.float32))["joint_embedding"]
+        want = text_head.scores(embedding, text_head.class_vectors(descriptions))
+        want = np.asarray(want)
+        scale = float(np.max(np.abs(want))) or 1.0
+        check(
+            "zero_shot",
+            served["zero_shot/scores"][~jpeg],
+            want,
+            max(EMBEDDING_RTOL * scale, EMBEDDING_ATOL),
+        )
+    elif "zero_shot/scores" in served and (~jpeg).any():
         # Fed the model's own class table, zero_shot scores are the model's logits.
         want = _expected_logits(functions, resized[~jpeg])
         scale = float(np.max(np.abs(want))) or 1.0

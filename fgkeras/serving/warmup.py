@@ -39,11 +39,18 @@ def warmup_requests(
     from tensorflow_serving.apis import prediction_log_pb2
 
     from fgkeras.serving.requests import predict_request
-    from fgkeras.serving.signatures import BYTES_SIGNATURES, INPUT_NAME, SIGNATURE_NAMES
+    from fgkeras.serving.signatures import (
+        BYTES_SIGNATURES,
+        INPUT_NAME,
+        SIGNATURE_NAMES,
+        TEXT_ONLY_SIGNATURES,
+    )
 
     logs = []
     for name in signature_names or SIGNATURE_NAMES:
         inputs = {INPUT_NAME: list(images) if name in BYTES_SIGNATURES else pixels}
+        if name in TEXT_ONLY_SIGNATURES:
+            inputs = {}
         inputs.update((extra_inputs or {}).get(name, {}))
         request = predict_request(inputs, model_name=model_name, signature_name=name)
         logs.append(

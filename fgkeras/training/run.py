@@ -232,6 +232,8 @@ def _model_kwargs(c: TrainConfig, num_classes: int, image_size: int, data=None) 
         kwargs["label_tree"] = _label_tree(c, data)
     if "attributes" in model_card(c.model)["targets"]:
         kwargs.update(_attribute_options(data, c.model_options or {}))
+    if "text" in model_card(c.model)["features"]:
+        kwargs.update(_text_options(c, data, c.model_options or {}))
     if "zero_shot" in model_card(c.model)["capabilities"] and "class_attributes" not in (
         c.model_options or {}
     ):
@@ -291,6 +293,38 @@ def _attribute_options(data, options: dict) -> dict:
         # The share of images with each attribute, classes weighed alike.
         found["attribute_rates"] = np.asarray(table, np.float64).mean(axis=0).tolist()
     return found
+
+
+def _text_options(c: TrainConfig, data, options: dict) -> dict:
+    """The text encoder's vocabulary (training descriptions' words) and the class descriptions."""
+    from fgkeras.layers.text_encoder import build_vocabulary
+
+    found = {}
+    descriptions = getattr(data, "source_info", {}).get("class_descriptions")
+    if descriptions is not None and "class_descriptions" not in options:
+        found["class_descriptions"] = descriptions
+    if "vocabulary" not in options:
+        texts = _training_texts(c)
+        for group in descriptions or []:
+            texts.extend([group] if isinstance(group, str) else group)
+        found["vocabulary"] = build_vocabulary(texts)
+    return found
+
+
+def _training_texts(c: TrainConfig) -> list:
+    """The ``text`` of the training examples (after the class filter and limit)."""
+    from fgkeras.data.pipeline import select_classes
+    from fgkeras.data.sources import get_examples
+
+    examples = get_examples(c.source, c.split, **(c.source_options or {}))
+    examples = select_classes(examples, c.classes).take(c.limit)
+    if examples.table is not None:
+        return [_as_text(t) for t in examples.table["text"]]
+    return [_as_text(e["text"].numpy()) for e in examples.stream]
+
+
+def _as_text(value) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
 def _class_attributes(c: TrainConfig, data) -> list:

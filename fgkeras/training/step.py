@@ -79,6 +79,8 @@ def gradient_step(host, net, data, augmenter=None, backbone_optimizer=None, back
     for loss, weights in scaled:
         for weight, gradient in zip(weights, tape.gradient(loss, weights)):
             if gradient is not None:
+                if isinstance(gradient, tf.IndexedSlices):  # e.g. word embeddings: summable
+                    gradient = tf.convert_to_tensor(gradient)
                 previous = summed.get(id(weight), (0.0, weight))[0]
                 summed[id(weight)] = (previous + gradient, weight)
     del tape
