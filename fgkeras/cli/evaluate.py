@@ -68,6 +68,8 @@ def format_report(metrics, num_pairs=5) -> str:
         lines.append(format_hierarchy(metrics["hierarchy"]))
     if metrics.get("attributes"):
         lines.append(format_attributes(metrics["attributes"]))
+    if metrics.get("image_text"):
+        lines.append(format_image_text(metrics["image_text"]))
     pairs = metrics["most_confused"][:num_pairs]
     if pairs:
         lines.append("most-confused pairs (true -> predicted: count, share of the true class)")
@@ -138,6 +140,27 @@ def format_attributes(attributes, worst=3) -> str:
     if hardest:
         names = ", ".join(f"{a['name']} {a['average_precision']:.1%}" for a in hardest)
         lines.append(f"                 lowest AP: {names}")
+    return "\n".join(lines)
+
+
+def format_image_text(found) -> str:
+    """The cross-modal retrieval lines of a dual encoder's report.
+
+    >>> r = {"recall_at_1": 0.5, "recall_at_5": 0.9, "map_at_r": 0.4, "num_queries": 10}
+    >>> print(format_image_text({"image_to_text": r, "text_to_image": r}))
+    image -> text    Recall@1 50.0%  Recall@5 90.0%  MAP@R 40.0%  (10 queries)
+    text -> image    Recall@1 50.0%  Recall@5 90.0%  MAP@R 40.0%  (10 queries)
+    """
+    lines = []
+    for key, label in (("image_to_text", "image -> text"), ("text_to_image", "text -> image")):
+        m = found[key]
+        recalls = "  ".join(
+            f"Recall@{k[len('recall_at_') :]} {v:.1%}" for k, v in m.items()
+            if k.startswith("recall_at_")
+        )  # fmt: skip
+        lines.append(
+            f"{label:<17}{recalls}  MAP@R {m['map_at_r']:.1%}  ({m['num_queries']} queries)"
+        )
     return "\n".join(lines)
 
 

@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "evaluate",
     "fewshot",
     "zeroshot",
+    "retrieve",
     "predict",
     "export",
     "explain",

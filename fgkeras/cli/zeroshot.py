@@ -10,10 +10,11 @@ def add_parser(subparsers) -> None:
     """Add the `zeroshot` subcommand; its flags mirror `evaluate_zero_shot`."""
     parser = subparsers.add_parser(
         "zeroshot",
-        help="zero-shot accuracy of an attribute model on classes it never saw",
+        help="zero-shot accuracy on classes a model never saw (attributes or text)",
         description="Score the test images of --unseen classes against those classes' "
-        "attribute vectors (the source's class_attributes) with a zero_shot_attributes "
-        "model, and print the per-class top-1 next to chance. With seen classes (--seen, "
+        "attribute vectors (source_info class_attributes; a zero_shot_attributes model) or "
+        "descriptions (class_descriptions; an image_text model), and print the per-class "
+        "top-1 next to chance. With seen classes (--seen, "
         "else the run's own --classes), also the generalized setting: every image against "
         "seen and unseen classes together, and the harmonic mean H of the two accuracies. "
         "MODEL is a run directory or a .keras file (then pass --source).",

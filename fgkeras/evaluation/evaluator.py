@@ -179,26 +179,32 @@ def evaluate(
     tree = hierarchy_tree(label_tree, dataset, model, class_names)
     heads = level_layers(model) if tree is not None else []
     attribute_head = _attribute_layer(model, dataset)
-    embeddings = level_scores = attribute_scores = None
-    if retrieval or heads or attribute_head is not None:
+    text_embedding = _joint_embedding_layer(model, dataset)
+    embeddings = level_scores = attribute_scores = joint = None
+    if retrieval or heads or attribute_head is not None or text_embedding is not None:
         views = _with_embeddings(model) if retrieval else model
         if heads:
             views = _with_levels(views, heads)
-        extra = [attribute_head] if attribute_head is not None else []
+        extra = [x for x in (attribute_head, text_embedding) if x is not None]
         if extra:
             views = _with_levels(views, extra)
-        features = ["attributes"] if extra else None
-        labels, outputs, *found = collect_outputs(views, dataset, features)
+        features = ["attributes"] if attribute_head is not None else []
+        features += ["text"] if text_embedding is not None else []
+        labels, outputs, *found = collect_outputs(views, dataset, features or None)
         scores = outputs[0]
         if retrieval:
             embeddings = outputs[1].reshape(len(outputs[1]), -1)
-        if extra:
+        if text_embedding is not None:
+            joint, outputs = outputs[-1], outputs[:-1]
+        if attribute_head is not None:
             attribute_scores, outputs = outputs[-1], outputs[:-1]
         if heads:
             level_scores = outputs[-len(heads) :] + [scores]
     else:
         labels, scores = predict_dataset(model, dataset)
     metrics = metrics_from_predictions(labels, scores, class_names, top_k=top_k)
+    if joint is not None:
+        metrics["image_text"] = image_text_retrieval(model, joint, found[0]["text"], labels)
     if attribute_scores is not None:
         metrics["attributes"] = attribute_metrics(
             found[0]["attributes"], attribute_scores, getattr(model, "attribute_names", None)
@@ -246,14 +252,44 @@ def hierarchy_tree(label_tree, dataset, model, class_names):
     return None
 
 
+def image_text_retrieval(model, image_embeddings, texts, labels, ks=(1, 5, 10)) -> dict:
+    """Image → text and text → image retrieval of a dual encoder, relevance = same class.
+
+    Each image queries the texts of the evaluation set (the descriptions of
+    all its images), and each text the images, with `retrieval_metrics`
+    (Recall@K, MAP@R; ranked by cosine similarity in the joint space).
+    """
+    texts = [t.decode("utf-8") if isinstance(t, bytes) else str(t) for t in texts.reshape(-1)]
+    text_embeddings = np.concatenate(
+        [np.asarray(model.embed_text(texts[i : i + 256])) for i in range(0, len(texts), 256)]
+    )
+    return {
+        "image_to_text": retrieval_metrics(
+            image_embeddings, labels, ks=ks, gallery=text_embeddings, gallery_labels=labels
+        ),
+        "text_to_image": retrieval_metrics(
+            text_embeddings, labels, ks=ks, gallery=image_embeddings, gallery_labels=labels
+        ),
+    }
+
+
+def _joint_embedding_layer(model, dataset):
+    """A dual encoder's image "embedding" layer when the dataset carries texts, else None."""
+    if not callable(getattr(model, "embed_text", None)) or not _has_feature(dataset, "text"):
+        return None
+    return next((x for x in model.layers if x.name == "embedding"), None)
+
+
+def _has_feature(dataset, name) -> bool:
+    spec = getattr(dataset, "element_spec", None)
+    inputs = spec[0] if isinstance(spec, tuple | list) and spec else None
+    return isinstance(inputs, dict) and name in inputs
+
+
 def _attribute_layer(model, dataset):
     """The model's "attribute_logits" layer when the dataset carries the attributes, else None."""
     layer = next((x for x in getattr(model, "layers", []) if x.name == "attribute_logits"), None)
-    spec = getattr(dataset, "element_spec", None)
-    inputs = spec[0] if isinstance(spec, tuple | list) and spec else None
-    if layer is None or not isinstance(inputs, dict) or "attributes" not in inputs:
-        return None
-    return layer
+    return layer if layer is not None and _has_feature(dataset, "attributes") else None
 
 
 def level_layers(model) -> list:

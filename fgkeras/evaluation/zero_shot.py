@@ -1,8 +1,9 @@
-"""Zero-shot recognition: classes never seen in training, recognised from their attributes.
+"""Zero-shot recognition: classes never seen in training, recognised from attributes or text.
 
 A `zero_shot_attributes` model trained on the *seen* classes scores the test
 images of *unseen* classes against the unseen classes' attribute vectors
-(`fgkeras.models.zero_shot.with_class_attributes`). Reported as zero-shot
+(`fgkeras.models.zero_shot.with_class_attributes`); an `image_text` model
+against their descriptions (`fgkeras.models.image_text.with_descriptions`). Reported as zero-shot
 papers report it (Xian et al., "Zero-Shot Learning — A Comprehensive
 Evaluation of the Good, the Bad and the Ugly", TPAMI 2018,
 https://arxiv.org/abs/1707.00600):
@@ -51,12 +52,15 @@ def evaluate_zero_shot(
     batch_size=64,
     **load_options,
 ) -> dict:
-    """Zero-shot (and with ``seen``, generalized zero-shot) accuracy of an attribute model.
+    """Zero-shot (and with ``seen``, generalized zero-shot) accuracy of a model.
 
     Args:
-        model: a trained `zero_shot_attributes` model (Keras model).
+        model: a trained `zero_shot_attributes` model (classes described by
+            attribute vectors) or `image_text` model (classes described by
+            text).
         source: the data source (name or path) holding the classes and their
-            ``class_attributes`` (e.g. ``"synthetic"``, a CUB folder).
+            ``class_attributes`` or ``class_descriptions`` (e.g.
+            ``"synthetic"``, a CUB folder).
         unseen: names or indices of the classes left out of training.
         seen: names or indices of the training classes, for the generalized
             setting; None reports the zero-shot setting only. Defaults to None.
@@ -84,14 +88,12 @@ def evaluate_zero_shot(
     from fgkeras.data import load
     from fgkeras.evaluation.evaluator import predict_dataset
     from fgkeras.evaluation.few_shot import model_image_size
-    from fgkeras.models.zero_shot import with_class_attributes
 
     unseen = _class_list(unseen, "unseen")
     size = image_size or model_image_size(model)
     options = dict(image_size=size, batch_size=batch_size, shuffle=False, **load_options)
     data = load(source, split, classes=unseen, **options)
-    table = _class_table(data, source)
-    labels, scores = predict_dataset(with_class_attributes(model, table), data)
+    labels, scores = predict_dataset(recognizer(model, data, source), data)
     predictions = scores.argmax(axis=1)
     result = {
         "unseen_top1": per_class_accuracy(labels, predictions, range(len(unseen))),
@@ -109,9 +111,7 @@ def evaluate_zero_shot(
         if overlap:
             raise ValueError(f"Classes both seen and unseen: {sorted(overlap)}")
         everything = load(source, split, classes=seen + unseen, **options)
-        labels, scores = predict_dataset(
-            with_class_attributes(model, _class_table(everything, source)), everything
-        )
+        labels, scores = predict_dataset(recognizer(model, everything, source), everything)
         predictions = scores.argmax(axis=1)
         s = per_class_accuracy(labels, predictions, range(len(seen)))
         u = per_class_accuracy(labels, predictions, range(len(seen), len(seen) + len(unseen)))
@@ -134,11 +134,31 @@ def _class_list(classes, what) -> list:
     return [int(c) if isinstance(c, np.integer) else c for c in classes]
 
 
-def _class_table(data, source):
-    table = data.source_info.get("class_attributes")
+def recognizer(model, data, source="the source"):
+    """``model`` re-aimed at the classes of ``data``: from their attribute vectors
+    (``zero_shot_attributes``) or their descriptions (``image_text``)."""
+    from fgkeras.layers.label_embedding import AttributeCompatibility
+    from fgkeras.layers.text_encoder import DescriptionScores
+
+    head = model.get_layer("predictions")
+    if isinstance(head, DescriptionScores):
+        from fgkeras.models.image_text import with_descriptions
+
+        key, describe = "class_descriptions", with_descriptions
+    elif isinstance(head, AttributeCompatibility):
+        from fgkeras.models.zero_shot import with_class_attributes
+
+        key, describe = "class_attributes", with_class_attributes
+    else:
+        raise ValueError(
+            f"Model {model.name!r} cannot recognise classes it never saw: zero-shot needs a "
+            "model that scores classes by attributes (zero_shot_attributes) or by text "
+            "(image_text)."
+        )
+    table = data.source_info.get(key)
     if table is None:
         raise ValueError(
-            f"Source {source!r} has no class attribute table (source_info['class_attributes']): "
-            "zero-shot recognition needs each class's attribute vector."
+            f"Source {source!r} has no {key} (source_info[{key!r}]): zero-shot recognition "
+            f"with {model.name!r} needs each class's {key.split('_')[1][:-1]}s."
         )
-    return np.asarray(table, np.float32)
+    return describe(model, table)
