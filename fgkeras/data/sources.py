@@ -163,12 +163,17 @@ def folder_source(split="train", *, data_dir=None, validation_split=None, on_err
 
 
 def csv_source(split="train", *, path=None, data_dir=None, validation_split=None, on_error="skip"):
-    """A CSV file of ``path,label`` rows (optionally a third ``split`` column).
+    """A CSV file of ``path,label`` rows (optionally a ``split`` and a ``text`` column).
 
-    A header row ``path,label[,split]`` is optional. Relative paths are relative
-    to the CSV's folder. Labels that are all integers are used as class indices
-    (class names ``"0"``, ``"1"``, ...); otherwise class names are the sorted
-    distinct labels.
+    Without a header the columns are ``path,label[,split]``. A header row
+    naming ``path`` and ``label`` (any order) may add ``split`` and ``text``
+    (a description of the image, the ``text`` feature; `image_text` trains
+    on it), found by name; other named columns are ignored. Relative paths
+    are relative to the CSV's folder. Labels that are all integers are used
+    as class indices (class names ``"0"``, ``"1"``, ...); otherwise class
+    names are the sorted distinct labels. With a ``text`` column,
+    ``source_info["class_descriptions"]`` holds up to 10 distinct texts of
+    each class (of this split), in file order.
 
     >>> csv_source(path="/no/such.csv")
     Traceback (most recent call last):
@@ -178,17 +183,25 @@ def csv_source(split="train", *, path=None, data_dir=None, validation_split=None
     path = os.fspath(path or data_dir or "")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such CSV file: {path!r}")
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8") as f:
         rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
-    if rows and [c.strip().lower() for c in rows[0][:2]] == ["path", "label"]:
+    columns = {"path": 0, "label": 1, "split": 2}
+    header = [c.strip().lower() for c in rows[0]] if rows else []
+    named = "path" in header and "label" in header
+    if named:
+        columns = {name: header.index(name) for name in ("path", "label", "split", "text")
+                   if name in header}  # fmt: skip
         rows = rows[1:]
-    bad = [i for i, r in enumerate(rows) if len(r) not in (2, 3)]
+        bad = [i for i, r in enumerate(rows) if len(r) != len(header)]
+    else:
+        bad = [i for i, r in enumerate(rows) if len(r) not in (2, 3)]
     if bad or not rows:
+        expected = f"{len(header)} columns (its header)" if named else "'path,label[,split]'"
         raise ValueError(
-            f"CSV {path!r} must have rows 'path,label' or 'path,label,split'"
+            f"CSV {path!r} must have rows of {expected}"
             + (f"; row {bad[0] + 1} has {len(rows[bad[0]])} columns." if bad else "; it is empty.")
         )
-    labels_raw = [r[1].strip() for r in rows]
+    labels_raw = [r[columns["label"]].strip() for r in rows]
     if all(lab.lstrip("-").isdigit() for lab in labels_raw):
         ints = [int(lab) for lab in labels_raw]
         if min(ints) < 0:
@@ -199,16 +212,33 @@ def csv_source(split="train", *, path=None, data_dir=None, validation_split=None
         class_names = sorted(set(labels_raw))
         labels = [class_names.index(lab) for lab in labels_raw]
     root = os.path.dirname(os.path.abspath(path))
-    paths = [os.path.join(root, r[0].strip()) for r in rows]
-    if all(len(r) == 3 for r in rows):
-        splits = [r[2].strip() for r in rows]
+    paths = [os.path.join(root, r[columns["path"]].strip()) for r in rows]
+    has_split = "split" in columns and all(len(r) > columns["split"] for r in rows)
+    if has_split:
+        splits = [r[columns["split"]].strip() for r in rows]
         check_split("csv", split, sorted(set(splits)))
         keep = [i for i, s in enumerate(splits) if s == split]
     else:
         keep = split_files(len(paths), split, validation_split, name="csv").tolist()
+    extra, info = {}, {}
+    if "text" in columns:
+        texts = [rows[i][columns["text"]].strip() for i in keep]
+        extra["text"] = np.array(texts, object)
+        info["class_descriptions"] = _class_texts(texts, [labels[i] for i in keep], class_names)
     return file_examples(
-        "csv", class_names, [paths[i] for i in keep], [labels[i] for i in keep], on_error
-    )
+        "csv", class_names, [paths[i] for i in keep], [labels[i] for i in keep], on_error,
+        extra, info,
+    )  # fmt: skip
+
+
+def _class_texts(texts, labels, class_names, per_class=10) -> list:
+    """Up to ``per_class`` distinct texts of each class, in order (a class without any
+    gets its name, so every class has a description)."""
+    found = [[] for _ in class_names]
+    for text, label in zip(texts, labels):
+        if text and text not in found[label] and len(found[label]) < per_class:
+            found[label].append(text)
+    return [group or [str(name)] for group, name in zip(found, class_names)]
 
 
 def _read_idx(path):

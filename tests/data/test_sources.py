@@ -65,6 +65,33 @@ def test_csv_with_header_names_and_split_column(tmp_path):
     assert all_batches(fd.load(str(csv), "test", image_size=8))[1].tolist() == [1]
 
 
+def test_csv_text_column_found_by_its_header_name(tmp_path):
+    for name in ("a.png", "b.png", "c.png"):
+        write_image(tmp_path / "img" / name)
+    csv = tmp_path / "captions.csv"
+    csv.write_text('label,text,path,photographer\n'
+                   'warbler,"a small bird, yellow breast",img/a.png,x\n'
+                   'finch,a finch with a red head,img/b.png,y\n'
+                   'warbler,"a small bird, yellow breast",img/c.png,z\n')  # fmt: skip
+    ds = fd.load(str(csv), "train", image_size=8, batch_size=4, shuffle=False,
+                 features=("text",), validation_split=None)  # fmt: skip
+    (x,), y = all_batches(ds)
+    assert [t.decode() for t in x["text"].numpy()] == [
+        "a small bird, yellow breast",
+        "a finch with a red head",
+        "a small bird, yellow breast",
+    ]
+    assert y.tolist() == [1, 0, 1]
+    # One list of distinct texts per class, in the class order.
+    assert ds.source_info["class_descriptions"] == [
+        ["a finch with a red head"],
+        ["a small bird, yellow breast"],
+    ]
+    (tmp_path / "bad.csv").write_text("path,label,text\nimg/a.png,warbler\n")
+    with pytest.raises(ValueError, match="3 columns \\(its header\\); row 1 has 2"):
+        fd.load(str(tmp_path / "bad.csv"))
+
+
 def test_csv_integer_labels_keep_their_value(tmp_path):
     write_image(tmp_path / "a.png")
     (tmp_path / "l.csv").write_text("a.png,3\n")
