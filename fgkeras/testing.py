@@ -135,7 +135,7 @@ def check_model_contract(model: keras.Model, num_classes: int, batch_size: int =
     bad = [
         w.path
         for w, g in zip(model.trainable_weights, gradients)
-        if g is not None and not np.all(np.isfinite(g))
+        if g is not None and not np.all(np.isfinite(tf.convert_to_tensor(g)))  # IndexedSlices too
     ]
     assert not bad, f"non-finite gradients: {bad[:5]}"
 
@@ -144,13 +144,42 @@ def check_model_contract(model: keras.Model, num_classes: int, batch_size: int =
     assert_keras_round_trip(model, pixels, atol=1e-4)
 
 
+def training_inputs(model, pixels):
+    """What a model's own training step takes for a batch of ``pixels``: the pixels,
+    or with the data features it trains on (random attributes, texts), a feature dict.
+
+    >>> import fgkeras
+    >>> net = fgkeras.build("attribute_multitask", num_classes=2, backbone="tiny",
+    ...                     weights=None, input_shape=(16, 16, 3), num_attributes=5)
+    >>> x = training_inputs(net, random_inputs((2, 16, 16, 3)))
+    >>> sorted(x), tuple(x["attributes"].shape)
+    (['attributes', 'image'], (2, 5))
+    """
+    import tensorflow as tf
+
+    names = {layer.name for layer in model.layers}
+    batch = len(pixels)
+    x = {"image": tf.constant(pixels)}
+    if "attribute_logits" in names:
+        count = int(model.get_layer("attribute_logits").output.shape[-1])
+        x["attributes"] = tf.constant((random_inputs((batch, count)) > 0.5).astype("float32"))
+    if callable(getattr(model, "embed_text", None)):
+        x["text"] = tf.constant([f"a bird with a {c} crown" for c in ("red", "blue")] * batch)[
+            :batch
+        ]
+    return x if len(x) > 1 else x["image"]
+
+
 def _without_train_step_gradient(model, pixels, labels, loss_fn, weights):
     """The ``weights`` that no loss term of the model's own training step reaches."""
     import tensorflow as tf
 
     with tf.GradientTape(persistent=True) as tape:
         terms, _ = model.train_losses(
-            tf.constant(pixels), tf.constant(labels), None, lambda y_pred: loss_fn(labels, y_pred)
+            training_inputs(model, pixels),
+            tf.constant(labels),
+            None,
+            lambda y_pred: loss_fn(labels, y_pred),
         )
         groups = model.trainable_groups(terms, 0)
     reached = set()

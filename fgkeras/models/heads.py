@@ -142,5 +142,8 @@ def add_embedding_projection(model, embedding_dim: int):
     old_head = model.get_layer("predictions")
     embedding = layers.Dense(embedding_dim, name="embedding")(model.get_layer("pooler").output)
     x = layers.Dropout(model.get_layer("head_dropout").rate, name="head_dropout")(embedding)
-    logits = layers.Dense(old_head.units, name="predictions", dtype="float32")(x)
+    # The same kind of head (a Dense classifier, ALE's attribute compatibility, ...)
+    # on the new, smaller input.
+    config = {**old_head.get_config(), "name": "predictions", "dtype": "float32"}
+    logits = type(old_head).from_config(config)(x)
     return keras.Model(model.input, logits, name=model.name)

@@ -43,7 +43,7 @@ def build_zero_shot_attributes(
     weights="imagenet",
     input_shape=(224, 224, 3),
     class_attributes=None,
-    embedding_dim: int = 64,
+    class_embedding_dim: int = 64,
     normalize_attributes: bool = True,
     dropout: float = 0.0,
     freeze_backbone: bool = False,
@@ -62,8 +62,8 @@ def build_zero_shot_attributes(
             class (`fgkeras.train` reads it from the source's
             ``source_info["class_attributes"]``); None learns the class
             vectors instead (no zero-shot recognition then). Defaults to None.
-        embedding_dim: size of the learned class vectors without a table.
-            Defaults to 64.
+        class_embedding_dim: size of the learned class vectors without a
+            table. Defaults to 64.
         normalize_attributes: L2-normalise each class vector. Defaults to True.
         dropout: dropout on the embedding. Defaults to 0.0.
         freeze_backbone: build with the backbone not trainable. Defaults to False.
@@ -79,7 +79,7 @@ def build_zero_shot_attributes(
     logits = AttributeCompatibility(
         num_classes,
         class_attributes=class_attributes,
-        embedding_dim=embedding_dim,
+        embedding_dim=class_embedding_dim,
         normalize=normalize_attributes,
         name="predictions",
         dtype="float32",
