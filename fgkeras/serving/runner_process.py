@@ -13,7 +13,8 @@ The protocol is one JSON line per request on stdin (``path``, ``inputs``,
 and any other input ``extra__<signature>__<input>``, and where to write the
 ``.npz`` of every signature's outputs) and one JSON line per answer on
 stdout (the signature listing, whether fgkeras is imported, or ``error``).
-A process that died or timed out is replaced on the next request.
+A request to a process that has died is sent again, once, to a new one; a
+process that timed out is replaced on the next request.
 
 >>> runner = SavedModelRunner()
 >>> runner.run("/no/such/model", "/no/inputs.npz", "/no/outputs.npz")["error"][:8]
@@ -26,10 +27,13 @@ import atexit
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import tempfile
 import threading
+
+TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} |^WARNING: All log messages")
 
 # Runs in the separate process: TensorFlow and NumPy only.
 _SERVER = r"""
@@ -94,21 +98,25 @@ class SavedModelRunner:
             "outputs": os.fspath(outputs_path),
         }
         with self._lock:
-            try:
-                self._start()
-                self._process.stdin.write(json.dumps(request) + "\n")
-                self._process.stdin.flush()
-                answer = self._answers.get(timeout=timeout)
-            except queue.Empty:
-                self.close()
-                return {"error": f"no answer within {timeout} s"}
-            except OSError:  # the process is gone; its log says why
-                answer = None
-            if answer is None:
+            # A process that died since the last request (killed, out of memory) may
+            # still look alive for a moment: then the request is sent again, once,
+            # to a new process.
+            for _attempt in (1, 2):
+                try:
+                    self._start()
+                    self._process.stdin.write(json.dumps(request) + "\n")
+                    self._process.stdin.flush()
+                    answer = self._answers.get(timeout=timeout)
+                except queue.Empty:
+                    self.close()
+                    return {"error": f"no answer within {timeout} s"}
+                except OSError:  # the process is gone; its log says why
+                    answer = None
+                if answer is not None:
+                    return answer
                 reason = self._last_log_line()
                 self.close()
-                return {"error": f"the process exited: {reason}"}
-            return answer
+            return {"error": f"the process exited: {reason}"}
 
     @property
     def pid(self):
@@ -152,6 +160,9 @@ class SavedModelRunner:
     def _last_log_line(self) -> str:
         self._log.seek(0)
         lines = [line.strip() for line in self._log.read().splitlines() if line.strip()]
+        # TensorFlow's own log lines ("E0000 00:00:... cuda_platform.cc ...") say nothing
+        # about the SavedModel; the Python error is the last other line.
+        lines = [line for line in lines if not TF_LOG_LINE.match(line)] or lines
         return lines[-1] if lines else "?"
 
 
