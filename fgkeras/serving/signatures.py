@@ -402,16 +402,7 @@ class ServingFunctions:
 
     def zero_shot(self, image, class_attributes):
         features = self.outputs(self.prepare_images(image))["attribute_features"]
-        scores = tf.cast(self.zero_shot_head.scores(features, class_attributes), tf.float32)
-        probabilities = tf.nn.softmax(scores, axis=-1)
-        k = tf.minimum(self.top_k, tf.shape(class_attributes)[0])
-        best, indices = tf.math.top_k(probabilities, k=k)
-        return {
-            "scores": scores,
-            "probabilities": probabilities,
-            "top_k_indices": indices,
-            "top_k_scores": best,
-        }
+        return self.ranked(self.zero_shot_head.scores(features, class_attributes))
 
     def embed_text(self, text):
         """Strings ``[N]`` → unit text embeddings ``[N, D]`` in the images' space."""
@@ -421,10 +412,13 @@ class ServingFunctions:
         """Image bytes against K class descriptions (one string each) → scores ``[N, K]``."""
         embedding = self.outputs(self.prepare_images(image))["joint_embedding"]
         vectors = self.text_head.class_vectors(descriptions)
-        scores = tf.cast(self.text_head.scores(embedding, vectors), tf.float32)
+        return self.ranked(self.text_head.scores(embedding, vectors))
+
+    def ranked(self, scores):
+        """Zero-shot scores ``[N, K]`` → scores, probabilities and the top min(k, K) rows."""
+        scores = tf.cast(scores, tf.float32)
         probabilities = tf.nn.softmax(scores, axis=-1)
-        k = tf.minimum(self.top_k, tf.shape(descriptions)[0])
-        best, indices = tf.math.top_k(probabilities, k=k)
+        best, indices = tf.math.top_k(probabilities, k=tf.minimum(self.top_k, tf.shape(scores)[-1]))
         return {
             "scores": scores,
             "probabilities": probabilities,

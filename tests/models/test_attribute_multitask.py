@@ -9,6 +9,7 @@ import pytest
 import fgkeras
 from fgkeras.cli.main import main
 from fgkeras.data import synthetic
+from tests.image_folders import write_class_folder
 from tests.test_losses import reference_balanced_bce
 
 TINY = {"backbone": "tiny", "weights": None, "input_shape": (32, 32, 3)}
@@ -70,13 +71,7 @@ def test_trained_from_the_source_evaluated_with_attribute_map(tmp_path, capsys):
 
 
 def test_a_source_without_attributes_is_named(tmp_path):
-    import tensorflow as tf
-
-    for name in ("a", "b"):
-        (tmp_path / "data" / name).mkdir(parents=True)
-        for i in range(2):
-            pixels = np.full((8, 8, 3), 60 * i, np.uint8)
-            tf.io.write_file(str(tmp_path / "data" / name / f"{i}.png"), tf.io.encode_png(pixels))
+    write_class_folder(tmp_path / "data")
     with pytest.raises(ValueError, match="'attributes'"):
         fgkeras.train("attribute_multitask", str(tmp_path / "data"), val_split=None,
                       run_dir=str(tmp_path / "r"), backbone="tiny", weights=None, image_size=32,

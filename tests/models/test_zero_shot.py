@@ -11,6 +11,7 @@ from fgkeras.cli.main import main
 from fgkeras.data import synthetic
 from fgkeras.evaluation.zero_shot import harmonic_mean
 from fgkeras.models.zero_shot import with_class_attributes
+from tests.image_folders import write_class_folder
 
 TINY = {"backbone": "tiny", "weights": None, "input_shape": (32, 32, 3)}
 TABLE = synthetic.class_info(8).attributes.astype("float32")
@@ -68,13 +69,7 @@ def test_train_takes_the_class_table_from_the_source_then_scores_unseen_classes(
 
 
 def test_a_source_without_class_attributes_is_named(tmp_path):
-    import tensorflow as tf
-
-    for name in ("a", "b"):
-        (tmp_path / "data" / name).mkdir(parents=True)
-        for i in range(2):
-            pixels = np.full((8, 8, 3), 60 * i, np.uint8)
-            tf.io.write_file(str(tmp_path / "data" / name / f"{i}.png"), tf.io.encode_png(pixels))
+    write_class_folder(tmp_path / "data")
     with pytest.raises(ValueError, match="has none \\(no class_attributes"):
         fgkeras.train("zero_shot_attributes", str(tmp_path / "data"), val_split=None,
                       run_dir=str(tmp_path / "r"), backbone="tiny", weights=None, image_size=32,
