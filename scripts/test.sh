@@ -12,7 +12,7 @@ echo "[test] pytest"
 # Three worker processes (pytest-xdist): most tests run TensorFlow on small
 # tensors and keep about one core busy, with gaps (subprocesses starting,
 # files written); a third worker fills those gaps on a 2-core machine
-# (pytest alone, from fresh clones of this change: 15 min 48 s with two
+# (pytest alone, from fresh clones with 14 registered models: 15 min 48 s with two
 # workers; 14 min 57 s and 15 min 41 s with three). --dist loadfile keeps
 # each file on one worker, so module-scoped fixtures (e.g. the
 # registry-wide training runs) are built once.
