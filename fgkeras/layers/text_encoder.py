@@ -42,6 +42,11 @@ def build_vocabulary(texts, max_tokens=20000) -> list:
 STANDARDIZE = "lower_and_strip_punctuation"
 
 
+def unit_rows(x):
+    """``x`` with each row scaled to unit L2 norm (zero rows stay zero)."""
+    return x / ops.maximum(ops.sqrt(ops.sum(ops.square(x), axis=-1, keepdims=True)), 1e-12)
+
+
 @keras.saving.register_keras_serializable(package="fgkeras")
 class TextEncoder(keras.layers.Layer):
     """Strings ``[B]`` → L2-normalised text embeddings ``[B, output_dim]``.
@@ -103,9 +108,7 @@ class TextEncoder(keras.layers.Layer):
         weights = ops.expand_dims(ops.cast(mask, states.dtype), -1)
         pooled = ops.sum(states * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
         out = self.projection(pooled)
-        if self.normalize:
-            out = out / ops.maximum(ops.sqrt(ops.sum(ops.square(out), -1, keepdims=True)), 1e-12)
-        return out
+        return unit_rows(out) if self.normalize else out
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.output_dim)
@@ -179,16 +182,11 @@ class DescriptionScores(keras.layers.Layer):
             summed = ops.segment_sum(embedded, ops.convert_to_tensor(owners), len(descriptions))
         else:  # a tensor of one string per class (the zero_shot signature)
             summed = self.text_encoder(descriptions, training=training)
-        return summed / ops.maximum(
-            ops.sqrt(ops.sum(ops.square(summed), axis=-1, keepdims=True)), 1e-12
-        )
+        return unit_rows(summed)
 
     def scores(self, image_embeddings, class_vectors):
         """``exp(logit_scale) · cos`` of images ``[B, D]`` and class vectors ``[C, D]``."""
-        images = ops.cast(image_embeddings, "float32")
-        images = images / ops.maximum(
-            ops.sqrt(ops.sum(ops.square(images), axis=-1, keepdims=True)), 1e-12
-        )
+        images = unit_rows(ops.cast(image_embeddings, "float32"))
         return ops.exp(self.logit_scale) * ops.matmul(images, ops.transpose(class_vectors))
 
     def call(self, inputs, training=False):
