@@ -14,6 +14,8 @@ import tempfile
 import keras
 import numpy as np
 
+from fgkeras.models.common import image_input_shape, side_inputs
+
 
 def random_inputs(shape, seed=0, low=0.0, high=1.0):
     """A float32 array of uniform random values, for tests.
@@ -115,7 +117,7 @@ def check_model_contract(model: keras.Model, num_classes: int, batch_size: int =
     """
     import tensorflow as tf  # gradient check uses the TensorFlow backend
 
-    pixels = random_inputs((batch_size, *model.input_shape[1:]), low=0.0, high=255.0)
+    pixels = random_inputs((batch_size, *image_input_shape(model)), low=0.0, high=255.0)
     logits = keras.ops.convert_to_numpy(model(pixels, training=False))
     assert logits.shape == (batch_size, num_classes), f"logits shape {logits.shape}"
     assert np.all(np.isfinite(logits)), "logits have NaN or inf"
@@ -163,6 +165,8 @@ def training_inputs(model, pixels):
     if "attribute_logits" in names:
         count = int(model.get_layer("attribute_logits").output.shape[-1])
         x["attributes"] = tf.constant((random_inputs((batch, count)) > 0.5).astype("float32"))
+    for name, width in side_inputs(model).items():
+        x[name] = tf.constant((random_inputs((batch, width), seed=1) > 0.5).astype("float32"))
     if callable(getattr(model, "embed_text", None)):
         x["text"] = tf.constant([f"a bird with a {c} crown" for c in ("red", "blue")] * batch)[
             :batch
@@ -210,6 +214,9 @@ def check_capabilities(model: keras.Model, card: dict, num_classes: int) -> list
       embedding's space and other descriptions give other classes' scores.
     - ``zero_shot``: "predictions" is an `AttributeCompatibility` that scores
       the pooled embedding against another table of class vectors.
+    - ``side_input``: a second input "attributes" (batch, A); images alone
+      equal an all-unknown (NaN) side vector, and a known one reaches the
+      weights (their gradients differ).
 
     Args:
         model: a built zoo model.
@@ -222,7 +229,7 @@ def check_capabilities(model: keras.Model, card: dict, num_classes: int) -> list
     >>> check_capabilities(model, fgkeras.model_card("baseline"), 3)
     ['classify', 'embed', 'grad_cam', 'mixing']
     """
-    images = random_inputs((2, *model.input_shape[1:]), low=0.0, high=255.0)
+    images = random_inputs((2, *image_input_shape(model)), low=0.0, high=255.0)
     checked = []
     for capability in card["capabilities"]:
         CAPABILITY_CHECKS[capability](model, images, num_classes)
@@ -322,6 +329,31 @@ def _check_zero_shot(model, images, num_classes):
     assert np.all(np.isfinite(scores)), "zero-shot scores are not finite"
 
 
+def _check_side_input(model, images, num_classes):
+    import tensorflow as tf
+
+    width = side_inputs(model).get("attributes")
+    assert width, 'no second input named "attributes" of shape (batch, A)'
+    unknown = np.full((len(images), width), np.nan, "float32")
+    alone = np.asarray(model(images, training=False))
+    with_nan = np.asarray(model({"image": images, "attributes": unknown}, training=False))
+    np.testing.assert_allclose(alone, with_nan, atol=1e-5, err_msg="images alone != unknown side")
+    known = (random_inputs((len(images), width), seed=2) > 0.5).astype("float32")
+
+    def gradients(side):
+        with tf.GradientTape() as tape:
+            logits = model({"image": images, "attributes": side}, training=False)
+            loss = tf.reduce_sum(logits)
+        return tape.gradient(loss, model.trainable_weights)
+
+    differ = any(
+        not np.allclose(np.asarray(a), np.asarray(b))
+        for a, b in zip(gradients(known), gradients(unknown))
+        if a is not None and b is not None
+    )
+    assert differ, "a known side vector changes no gradient: the side input is ignored"
+
+
 CAPABILITY_CHECKS = {
     "classify": _check_classify,
     "embed": _check_embed,
@@ -334,6 +366,7 @@ CAPABILITY_CHECKS = {
     "attribute_logits": _check_attribute_logits,
     "text_embedding": _check_text_embedding,
     "zero_shot": _check_zero_shot,
+    "side_input": _check_side_input,
 }
 
 

@@ -70,6 +70,8 @@ def format_report(metrics, num_pairs=5) -> str:
         lines.append(format_attributes(metrics["attributes"]))
     if metrics.get("image_text"):
         lines.append(format_image_text(metrics["image_text"]))
+    if metrics.get("side_input"):
+        lines.append(format_side_input(metrics["side_input"]))
     pairs = metrics["most_confused"][:num_pairs]
     if pairs:
         lines.append("most-confused pairs (true -> predicted: count, share of the true class)")
@@ -141,6 +143,20 @@ def format_attributes(attributes, worst=3) -> str:
         names = ", ".join(f"{a['name']} {a['average_precision']:.1%}" for a in hardest)
         lines.append(f"                 lowest AP: {names}")
     return "\n".join(lines)
+
+
+def format_side_input(found) -> str:
+    """The line of a side-input model's report: accuracy with and without its side vector.
+
+    >>> print(format_side_input({"inputs": ["attributes"],
+    ...     "with": {"top1_accuracy": 0.9, "mean_per_class_accuracy": 0.88},
+    ...     "without": {"top1_accuracy": 0.7, "mean_per_class_accuracy": 0.69}}))
+    side input       top-1 90.0% with attributes, 70.0% without (unknown)
+    """
+    return (
+        f"side input       top-1 {found['with']['top1_accuracy']:.1%} with "
+        f"{', '.join(found['inputs'])}, {found['without']['top1_accuracy']:.1%} without (unknown)"
+    )
 
 
 def format_image_text(found) -> str:

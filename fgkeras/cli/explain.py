@@ -5,6 +5,7 @@ import json
 import os
 
 from fgkeras.cli.main import function_kwargs
+from fgkeras.cli.predict import side_vector
 
 
 def add_parser(subparsers) -> None:
@@ -26,6 +27,14 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--names", nargs="+", help="attention layers to draw (default: every attention_maps*)"
     )
+    parser.add_argument(
+        "--attributes",
+        dest="side",
+        type=side_vector,
+        metavar="V1,V2,...",
+        help="for a model with a side input (attribute_guided): the side vector of every "
+        "image, comma-separated, 'nan' or empty for unknown (default: all unknown)",
+    )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.set_defaults(func=run)
 
@@ -33,11 +42,12 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from fgkeras.inference.explanations import explain
     from fgkeras.inference.images import load_images
+    from fgkeras.models.common import image_input_shape
     from fgkeras.training.run_dir import load_model_source
 
     kwargs = function_kwargs(args, "model", "images", "json")
     model, _ = load_model_source(args.model)
-    size = tuple(model.input_shape[1:3])
+    size = image_input_shape(model)[:2]
     # Checked, decoded and resized as predict and the evaluation pipeline do; too
     # large an image ($FGKERAS_MAX_IMAGE_PIXELS) is refused, naming the file.
     images = load_images(args.images, size)

@@ -2,6 +2,7 @@
 
 fgkeras predict saved_models/bcnn photos/                        # the classifier
 fgkeras predict saved_models/bcnn photos/ --signature nearest    # the exported gallery
+fgkeras predict runs/guided photos/ --attributes 1,0,0,nan,nan    # with a side vector
 """
 
 import argparse
@@ -34,8 +35,35 @@ def add_parser(subparsers) -> None:
         help="SavedModel signature to run: 'nearest' ranks the classes of the gallery exported "
         "with the model (fgkeras export --gallery) by cosine distance (default: the classifier)",
     )
+    parser.add_argument(
+        "--attributes",
+        dest="side",
+        type=side_vector,
+        metavar="V1,V2,...",
+        help="for a model with a side input (attribute_guided): the side vector known for "
+        "every image, comma-separated, 'nan' or empty for an unknown entry (default: all "
+        "unknown)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=run)
+
+
+def side_vector(text: str) -> list:
+    """``"1,0,,nan"`` → ``[1.0, 0.0, nan, nan]``: a side vector, empty or nan for unknown.
+
+    >>> side_vector("1, 0,,nan")
+    [1.0, 0.0, nan, nan]
+    """
+    values = []
+    for item in text.split(","):
+        item = item.strip()
+        try:
+            values.append(float(item) if item else float("nan"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"not a number: {item!r} (write nan or leave it empty for an unknown entry)"
+            ) from None
+    return values
 
 
 def format_table(results) -> str:

@@ -28,7 +28,7 @@ from fgkeras.evaluation.attributes import attribute_metrics
 from fgkeras.evaluation.hierarchy import hierarchy_metrics
 from fgkeras.evaluation.metrics import metrics_from_predictions, most_confused_pairs
 from fgkeras.evaluation.retrieval import retrieval_metrics
-from fgkeras.models.common import model_inputs
+from fgkeras.models.common import side_inputs, with_side_inputs
 from fgkeras.models.heads import embedding_model
 
 __all__ = [
@@ -108,7 +108,7 @@ def collect_outputs(model, dataset, features=None):
             column.append(np.asarray(inputs[name]))
         # A direct call, not predict_on_batch: under a tf.distribute strategy the
         # latter splits and re-gathers the batch, returning replicas x the rows.
-        outputs = model(model_inputs(model, inputs), training=False)
+        outputs = model(with_side_inputs(model, inputs), training=False)
         outputs = list(outputs) if isinstance(outputs, tuple | list) else [outputs]
         labels = np.asarray(labels)
         if labels.ndim == 2 and labels.shape[1] > 1:  # one-hot labels
@@ -211,6 +211,8 @@ def evaluate(
         )
     if retrieval:
         metrics["retrieval"] = retrieval_metrics(embeddings, labels)
+    if any(_has_feature(dataset, name) for name in side_inputs(model)):
+        metrics["side_input"] = side_input_metrics(model, dataset, labels, scores, class_names)
     if tree is not None:
         if level_scores is not None and len(level_scores) != tree.num_levels:
             level_scores = None  # the model's tree is not the data's: no per-head metrics
@@ -220,6 +222,37 @@ def evaluate(
             metrics, out_dir, labels, scores, history_csv, embeddings=embeddings
         )
     return metrics
+
+
+def side_input_metrics(model, dataset, labels, scores, class_names=None) -> dict:
+    """Accuracy of a side-input model with its side vector and with it hidden.
+
+    "with" scores the dataset's side features as given; "without" runs the
+    same images with every side entry unknown (NaN), what a user without
+    the metadata gets.
+
+    Returns:
+        ``{"inputs": [...], "with": {...}, "without": {...}}``, each with
+        ``top1_accuracy`` and ``mean_per_class_accuracy``.
+    """
+    names = set(side_inputs(model))
+
+    def hidden(x, training=False):
+        if isinstance(x, dict):
+            x = {key: value for key, value in x.items() if key not in names}
+        return model(with_side_inputs(model, x), training=training)
+
+    hidden_labels, (hidden_scores,) = collect_outputs(hidden, dataset)
+
+    def summary(labels, scores):
+        found = metrics_from_predictions(labels, scores, class_names, top_k=1)
+        return {key: found[key] for key in ("top1_accuracy", "mean_per_class_accuracy")}
+
+    return {
+        "inputs": sorted(names),
+        "with": summary(labels, scores),
+        "without": summary(hidden_labels, hidden_scores),
+    }
 
 
 def hierarchy_tree(label_tree, dataset, model, class_names):

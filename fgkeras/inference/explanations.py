@@ -26,6 +26,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from fgkeras.models.common import with_side_inputs
+
 ATTENTION_PREFIX = "attention_maps"
 
 
@@ -37,10 +39,10 @@ def _logit_model(model: keras.Model, layer_name: str) -> keras.Model:
             f"Model {model.name!r} has no layer named {layer_name!r}; Grad-CAM needs the "
             f"convolutional map it explains. Received: feature_layer={layer_name!r}"
         ) from error
-    return keras.Model(model.input, [layer.output, model.output])
+    return keras.Model(model.inputs, [layer.output, model.output])
 
 
-def grad_cam(model, images, class_index=None, feature_layer="feature_map") -> np.ndarray:
+def grad_cam(model, images, class_index=None, feature_layer="feature_map", side=None) -> np.ndarray:
     """Grad-CAM heatmaps (batch, h, w) in [0, 1] on the model's "feature_map".
 
     Args:
@@ -49,6 +51,9 @@ def grad_cam(model, images, class_index=None, feature_layer="feature_map") -> np
         class_index: the class to explain: None (each image's top class), an
             int, or one int per image. Defaults to None.
         feature_layer: name of the convolutional layer. Defaults to "feature_map".
+        side: a side-input model's side vector (see
+            `fgkeras.models.common.with_side_inputs`); None: unknown.
+            Defaults to None.
 
     >>> import fgkeras
     >>> model = fgkeras.build("baseline", num_classes=3, backbone="tiny", weights=None,
@@ -59,7 +64,7 @@ def grad_cam(model, images, class_index=None, feature_layer="feature_map") -> np
     probe = _logit_model(model, feature_layer)
     images = tf.convert_to_tensor(np.asarray(images, "float32"))
     with tf.GradientTape() as tape:
-        features, logits = probe(images, training=False)
+        features, logits = probe(with_side_inputs(probe, images, side), training=False)
         tape.watch(features)
         if class_index is None:
             index = tf.argmax(logits, axis=-1, output_type=tf.int32)
@@ -221,7 +226,9 @@ def save_overlay(image, heatmap, path, title=None, alpha=0.45) -> str:
     return path
 
 
-def explain(model, images, out_dir, class_index=None, names=None, image_names=None) -> list:
+def explain(
+    model, images, out_dir, class_index=None, names=None, image_names=None, side=None
+) -> list:
     """Write Grad-CAM and attention-map overlays of ``images`` as PNGs; return their rows.
 
     Each row is {"image", "method", "path", "peak_y", "peak_x"}. Grad-CAM is
@@ -236,6 +243,8 @@ def explain(model, images, out_dir, class_index=None, names=None, image_names=No
         class_index: class for Grad-CAM (None: the top class). Defaults to None.
         names: attention layers to draw; None: all. Defaults to None.
         image_names: stems for the files. Defaults to "image0", "image1", ...
+        side: a side-input model's side vector, for Grad-CAM; None: unknown.
+            Defaults to None.
 
     >>> import tempfile, fgkeras
     >>> model = fgkeras.build("soft_attention", num_classes=3, backbone="tiny", weights=None,
@@ -246,7 +255,7 @@ def explain(model, images, out_dir, class_index=None, names=None, image_names=No
     """
     images = np.asarray(images, "float32")
     image_names = image_names or [f"image{i}" for i in range(len(images))]
-    heatmaps = {"grad_cam": grad_cam(model, images, class_index)}
+    heatmaps = {"grad_cam": grad_cam(model, images, class_index, side=side)}
     if names is not None or attention_layer_names(model):
         for name, maps in attention_maps(model, images, names).items():
             heatmaps[name] = maps.mean(axis=-1) if maps.ndim == 4 else maps

@@ -70,6 +70,7 @@ def predict(
     resize_size=None,
     max_pixels=None,
     signature=None,
+    side=None,
 ) -> list[dict]:
     """Top-k classes with probabilities (or nearest gallery classes) for each image file.
 
@@ -88,6 +89,9 @@ def predict(
             (``fgkeras export --gallery``), whose classes and names are its
             own and may include classes the classifier never saw. Defaults
             to None.
+        side: for a model with a side input (``attribute_guided``), the side
+            vector ``[A]`` known for every image (NaN = unknown entry); None:
+            nothing known (see `load_predictor`). Defaults to None.
 
     Returns:
         One dict per file, in input order: ``{"path", "predictions": [{"label",
@@ -112,11 +116,11 @@ def predict(
     check_int("batch_size", batch_size)
     predictor = model
     if not isinstance(model, Predictor):
-        predictor = load_predictor(model, class_names, resize_size, signature)
-    elif signature is not None:
+        predictor = load_predictor(model, class_names, resize_size, signature, side)
+    elif signature is not None or side is not None:
         raise ValueError(
-            "signature= selects what to load; this model is already a Predictor. Pass "
-            "signature= to load_predictor(path, signature=...) instead."
+            "signature= and side= select what to load; this model is already a Predictor. "
+            "Pass them to load_predictor(path, signature=..., side=...) instead."
         )
     paths = list_image_files(inputs)
     results = {path: {"path": path, "predictions": [], "error": None} for path in paths}

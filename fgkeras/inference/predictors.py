@@ -16,12 +16,14 @@ import dataclasses
 import json
 import os
 
+from fgkeras.models.common import side_inputs, with_side_inputs
 from fgkeras.training.run_dir import RunDirectory, load_keras_model
 
 SCORE_KEYS = ("probabilities", "probs", "scores", "logits", "predictions")
 NEAREST_KEYS = ("nearest_names", "nearest_distances")
 NAME_FILES = ("class_names.json", "class_names.txt", "labels.txt")
 GALLERY_NAME_FILES = ("gallery_class_names.json", "gallery_class_names.txt")
+SIDE_INPUTS = ("attributes",)  # signature inputs that are side vectors (attribute_guided)
 
 
 @dataclasses.dataclass
@@ -42,6 +44,8 @@ class Predictor:
             ``{"label", "index", "distance"}``, nearest first).
         gallery_class_names: the class names of the SavedModel's gallery, or None.
         saved_model: the loaded SavedModel, kept alive while ``fn`` is used.
+        side_inputs: ``{name: width}`` of the model's side inputs
+            (``attribute_guided``), else empty.
     """
 
     path: str
@@ -53,9 +57,12 @@ class Predictor:
     task: str = "classify"
     gallery_class_names: list | None = None
     saved_model: object = None
+    side_inputs: dict = dataclasses.field(default_factory=dict)
 
 
-def load_predictor(model, class_names=None, resize_size=None, signature=None) -> Predictor:
+def load_predictor(
+    model, class_names=None, resize_size=None, signature=None, side=None
+) -> Predictor:
     """Load a model for prediction from a path, or wrap a `keras.Model`.
 
     Args:
@@ -70,6 +77,9 @@ def load_predictor(model, class_names=None, resize_size=None, signature=None) ->
         signature: the SavedModel signature to run: None picks the classifier
             (see the module docstring); "nearest" the gallery signature.
             SavedModels only. Defaults to None.
+        side: for a model with a side input (``attribute_guided``), one side
+            vector ``[A]`` for every image (NaN = unknown entry); None:
+            nothing known. Defaults to None.
 
     >>> import keras
     >>> net = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
@@ -80,7 +90,7 @@ def load_predictor(model, class_names=None, resize_size=None, signature=None) ->
     """
     if not isinstance(model, str | os.PathLike):
         _no_signature(signature, "<keras.Model>")
-        return _keras_predictor(model, "<keras.Model>", class_names, resize_size)
+        return _keras_predictor(model, "<keras.Model>", class_names, resize_size, side)
     path = os.fspath(model)
     if not os.path.exists(path):
         raise FileNotFoundError(
@@ -92,14 +102,14 @@ def load_predictor(model, class_names=None, resize_size=None, signature=None) ->
             raise ValueError(f"Expected a .keras file or a folder. Received: {path!r}")
         _no_signature(signature, path)
         names = class_names or _read_names(os.path.dirname(path))
-        return _keras_predictor(load_keras_model(path), path, names, resize_size)
+        return _keras_predictor(load_keras_model(path), path, names, resize_size, side)
     if os.path.isfile(os.path.join(path, "model.keras")):
         _no_signature(signature, path)
         run = RunDirectory(path)
         names = class_names or run.class_names
         size = resize_size if resize_size is not None else run.config.get("resize_size")
-        return _keras_predictor(run.load_model("final"), path, names, size)
-    return _saved_model_predictor(_saved_model_dir(path), class_names, resize_size, signature)
+        return _keras_predictor(run.load_model("final"), path, names, size, side)
+    return _saved_model_predictor(_saved_model_dir(path), class_names, resize_size, signature, side)
 
 
 def _no_signature(signature, path):
@@ -111,13 +121,31 @@ def _no_signature(signature, path):
         )
 
 
-def _keras_predictor(model, path, class_names, resize_size):
+def _keras_predictor(model, path, class_names, resize_size, side=None):
     shape = model.input_shape
     shape = shape[0] if isinstance(shape, list) else shape
     if len(shape) != 4:
         raise ValueError(f"Expected a model taking images [B, H, W, 3]. Input shape: {shape}")
     size = tuple(shape[1:3]) if None not in shape[1:3] else None
-    return Predictor(path, "keras", model.predict_on_batch, size, class_names, resize_size)
+    wanted = side_inputs(model)
+    if not wanted:
+        _no_side(side, path)
+        return Predictor(path, "keras", model.predict_on_batch, size, class_names, resize_size)
+
+    def call(batch):
+        return model.predict_on_batch(with_side_inputs(model, batch, side))
+
+    predictor = Predictor(path, "keras", call, size, class_names, resize_size)
+    predictor.side_inputs = wanted
+    return predictor
+
+
+def _no_side(side, path):
+    if side is not None:
+        raise ValueError(
+            f"side= is the side vector of a model with a side input (attribute_guided), and "
+            f"{path!r} takes images only."
+        )
 
 
 def _saved_model_dir(path):
@@ -136,7 +164,7 @@ def _saved_model_dir(path):
     return os.path.join(path, str(versions[-1]))
 
 
-def _saved_model_predictor(path, class_names, resize_size, signature=None):
+def _saved_model_predictor(path, class_names, resize_size, signature=None, side=None):
     import tensorflow as tf
 
     loaded = tf.saved_model.load(path)
@@ -144,20 +172,26 @@ def _saved_model_predictor(path, class_names, resize_size, signature=None):
         kind, name, fn = _pick_signature(loaded.signatures, path)
     else:
         kind, name, fn = _named_signature(loaded.signatures, signature, path)
-    spec = fn.structured_input_signature[1][name]
+    inputs = fn.structured_input_signature[1]
+    spec = inputs[name]
+    wanted = {key: int(value.shape[-1]) for key, value in inputs.items() if key != name}
+    if not wanted:
+        _no_side(side, path)
+    side_feed = _side_feed(wanted, side)
     size = tuple(spec.shape[1:3]) if spec.shape.rank == 4 and None not in spec.shape[1:3] else None
     names = class_names or _read_names(path) or _read_names(os.path.dirname(path))
     predictor = Predictor(path, kind, None, size, names, resize_size, saved_model=loaded)
+    predictor.side_inputs = wanted
     predictor.gallery_class_names = _read_names(path, GALLERY_NAME_FILES)
     if all(key in fn.structured_outputs for key in NEAREST_KEYS):
         predictor.task = "nearest"
-        predictor.fn = lambda batch: _nearest_rows(fn(**{name: batch}))
+        predictor.fn = lambda batch: _nearest_rows(fn(**{name: batch}, **side_feed))
         return predictor
 
     learned = {}  # index -> name, from signatures returning top-k names
 
     def call(batch):
-        outputs = fn(**{name: batch})
+        outputs = fn(**{name: batch}, **side_feed)
         scores = _score_output(outputs, path)
         if names is None and "top_k_indices" in outputs and "top_k_names" in outputs:
             indices = outputs["top_k_indices"].numpy().reshape(-1)
@@ -170,6 +204,46 @@ def _saved_model_predictor(path, class_names, resize_size, signature=None):
     return predictor
 
 
+def _side_feed(wanted, side):
+    """The side inputs of a signature call: ``side`` as one row for every image, or unknown."""
+    import numpy as np
+    import tensorflow as tf
+
+    if side is not None and not isinstance(side, dict):
+        side = {next(iter(wanted)): side} if len(wanted) == 1 else None
+        if side is None:
+            raise ValueError(f"Pass side= as a dict keyed by the side inputs {sorted(wanted)}.")
+    feed = {}
+    for key, width in wanted.items():
+        values = np.asarray((side or {}).get(key, np.full(width, np.nan)), np.float32)
+        if values.shape != (width,):
+            raise ValueError(
+                f"The side input {key!r} takes one vector of {width} values for every image. "
+                f"Received shape {values.shape}."
+            )
+        feed[key] = tf.constant(values[None, :])
+    return feed
+
+
+def _image_input(inputs):
+    """``(name, spec)`` of a signature's one image input, if every other input is a
+    side vector (float ``[N, A]`` named in `SIDE_INPUTS`); else None."""
+    import tensorflow as tf
+
+    images = [
+        (name, spec)
+        for name, spec in inputs.items()
+        if (spec.dtype == tf.string and spec.shape.rank == 1)
+        or (spec.dtype.is_floating and spec.shape.rank == 4)
+    ]
+    sides = [
+        spec
+        for name, spec in inputs.items()
+        if name in SIDE_INPUTS and spec.dtype.is_floating and spec.shape.rank == 2
+    ]
+    return images[0] if len(images) == 1 and len(images) + len(sides) == len(inputs) else None
+
+
 def _pick_signature(signatures, path):
     """Prefer a signature with one tf.string input, then ``serving_default``."""
     import tensorflow as tf
@@ -178,9 +252,10 @@ def _pick_signature(signatures, path):
     for key, fn in signatures.items():
         inputs = fn.structured_input_signature[1]
         outputs = fn.structured_outputs
-        if len(inputs) != 1 or not any(k in outputs for k in SCORE_KEYS):
+        image = _image_input(inputs)
+        if image is None or not any(k in outputs for k in SCORE_KEYS):
             continue
-        ((name, spec),) = inputs.items()
+        name, spec = image
         if spec.dtype == tf.string and spec.shape.rank == 1:
             candidates.append((0, key != "serving_default", key, "savedmodel-bytes", name))
         elif spec.dtype.is_floating and spec.shape.rank == 4:
@@ -213,8 +288,9 @@ def _named_signature(signatures, signature, path):
     inputs = fn.structured_input_signature[1]
     outputs = fn.structured_outputs
     usable = any(k in outputs for k in SCORE_KEYS) or all(k in outputs for k in NEAREST_KEYS)
-    if len(inputs) == 1 and usable:
-        ((name, spec),) = inputs.items()
+    image = _image_input(inputs)
+    if image is not None and usable:
+        name, spec = image
         if spec.dtype == tf.string and spec.shape.rank == 1:
             return "savedmodel-bytes", name, fn
         if spec.dtype.is_floating and spec.shape.rank == 4:

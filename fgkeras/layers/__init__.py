@@ -26,6 +26,7 @@ from fgkeras.layers.recurrent_attention import (
     RecurrentAttention,
     SelectStep,
 )
+from fgkeras.layers.side_input import FeatureModulation, SideVector
 from fgkeras.layers.text_encoder import DescriptionScores, TextEncoder
 from fgkeras.layers.tree_decoder import ChildMask, DecoderStep, PredictionEmbedding
 from fgkeras.layers.tree_lstm import QuadtreeTreeLSTM
@@ -41,8 +42,10 @@ __all__ = [
     "ChannelGroupingAttention",
     "ClassActivationMap",
     "DescriptionScores",
+    "FeatureModulation",
     "GlimpseBoxes",
     "GlimpseSensor",
+    "SideVector",
     "SoftAttentionPooling",
     "SpatialSoftmax",
     "SqueezeExcitation",

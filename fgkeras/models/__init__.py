@@ -7,6 +7,7 @@ it never imports them.
 
 from fgkeras.models import (
     attention,
+    attribute_guided,
     attributes,
     bilinear,
     cnn,
@@ -26,6 +27,7 @@ from fgkeras.models.registry import build, list_models, model_card, register_mod
 
 __all__ = [
     "attention",
+    "attribute_guided",
     "attributes",
     "bilinear",
     "build",

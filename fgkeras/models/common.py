@@ -84,3 +84,74 @@ def model_inputs(model, x):
     if names and all(name in x for name in names):
         return {name: x[name] for name in names}
     return x
+
+
+def image_input_shape(model) -> tuple:
+    """``(height, width, channels)`` of the model's image input (its only input, or
+    the one named "image").
+
+    >>> image_input_shape(keras.Sequential([keras.Input((8, 6, 3)), keras.layers.Flatten()]))
+    (8, 6, 3)
+    """
+    inputs = getattr(model, "inputs", None) or []
+    if len(inputs) > 1:
+        return tuple(next(t for t in inputs if t.name == "image").shape[1:])
+    return tuple(model.input_shape[1:])
+
+
+def side_inputs(model) -> dict:
+    """``{name: width}`` of a model's inputs besides the image: side vectors
+    known at inference time (NaN marks an unknown entry).
+
+    >>> import keras
+    >>> image, side = keras.Input((8, 8, 3), name="image"), keras.Input((4,), name="attributes")
+    >>> net = keras.Model([image, side], keras.layers.Concatenate()(
+    ...     [keras.layers.GlobalAveragePooling2D()(image), side]))
+    >>> side_inputs(net)
+    {'attributes': 4}
+    """
+    return {
+        tensor.name: int(tensor.shape[-1])
+        for tensor in getattr(model, "inputs", None) or []
+        if tensor.name != "image" and len(tensor.shape) == 2
+    }
+
+
+def with_side_inputs(model, x, side=None):
+    """What a model with side inputs takes, from images alone or a feature dict.
+
+    Side inputs missing from ``x`` come from ``side`` (``{name: values}``, or
+    the values of the only side input), else are unknown: all NaN. A side
+    vector of one row applies to every image of the batch. A model without
+    side inputs gets ``x`` back (its image, for a feature dict).
+
+    >>> import keras, numpy as np
+    >>> image, tags = keras.Input((2, 2, 3), name="image"), keras.Input((3,), name="attributes")
+    >>> net = keras.Model([image, tags], tags)
+    >>> x = with_side_inputs(net, np.zeros((2, 2, 2, 3), "float32"), side=[1.0, 0.0, np.nan])
+    >>> keras.ops.convert_to_numpy(x["attributes"]).tolist()
+    [[1.0, 0.0, nan], [1.0, 0.0, nan]]
+    """
+    wanted = side_inputs(model)
+    if not wanted:
+        return model_inputs(model, x)
+    given = dict(x) if isinstance(x, dict) else {"image": x}
+    if side is not None and not isinstance(side, dict):
+        if len(wanted) != 1:
+            raise ValueError(f"Pass side= as a dict keyed by the side inputs {sorted(wanted)}.")
+        side = {next(iter(wanted)): side}
+    batch = keras.ops.shape(given["image"])[0]
+    for name, width in wanted.items():
+        values = given.get(name, (side or {}).get(name))
+        if values is None:
+            values = keras.ops.full((batch, width), float("nan"))
+        values = keras.ops.cast(keras.ops.convert_to_tensor(values), "float32")
+        if len(values.shape) == 1:
+            values = values[None, :]
+        if values.shape[-1] is not None and int(values.shape[-1]) != width:
+            raise ValueError(
+                f"The side input {name!r} takes {width} values per image. Received "
+                f"{int(values.shape[-1])}."
+            )
+        given[name] = keras.ops.broadcast_to(values, (batch, width))
+    return {name: given[name] for name in ["image", *wanted]}

@@ -123,7 +123,9 @@ def add_embedding_projection(model, embedding_dim: int):
     """
     check_int("embedding_dim", embedding_dim)
     names = {layer.name for layer in model.layers}
-    plain_head = (type(model) is keras.Model or type(model).__name__ == "Functional") and {
+    # Functional subclasses that keep single-pass training rebuild themselves (`with_outputs`).
+    functional = type(model) is keras.Model or type(model).__name__ == "Functional"
+    plain_head = (functional or callable(getattr(model, "with_outputs", None))) and {
         "pooler",
         "head_dropout",
         "predictions",
@@ -146,4 +148,6 @@ def add_embedding_projection(model, embedding_dim: int):
     # on the new, smaller input.
     config = {**old_head.get_config(), "name": "predictions", "dtype": "float32"}
     logits = type(old_head).from_config(config)(x)
+    if not functional:
+        return model.with_outputs(logits)
     return keras.Model(model.input, logits, name=model.name)

@@ -53,6 +53,8 @@ CAPABILITIES = {
     "text_embedding": 'the "predictions" layer scores classes by their text descriptions '
     "(DescriptionScores); the model embeds strings in the images' space (`embed_text`) and "
     "fgkeras.models.image_text.with_descriptions recognises classes from text alone",
+    "side_input": 'the model takes a second input "attributes" (batch, A): a side vector known '
+    "at inference time, NaN where an entry is unknown; images alone mean all unknown",
     "zero_shot": 'the "predictions" layer scores classes by their attribute vectors '
     "(AttributeCompatibility); fgkeras.models.zero_shot.with_class_attributes recognises "
     "classes never seen in training",

@@ -212,8 +212,12 @@ def _write_assets(functions, directory, version):
         with open(os.path.join(assets, "gallery_class_names.txt"), "w", encoding="utf-8") as f:
             f.write("".join(f"{name}\n" for name in names))
         _write_json(os.path.join(assets, "gallery_class_names.json"), names)
+    count = None
     if "attribute_logits" in functions.network.output:
         count = int(functions.network.output["attribute_logits"].shape[-1])
+    elif functions.side:  # the entries of the side input
+        count = functions.side["attributes"]
+    if count is not None:
         names = functions.attribute_names or [f"attribute_{i}" for i in range(count)]
         with open(os.path.join(assets, "attribute_names.txt"), "w", encoding="utf-8") as f:
             f.write("".join(f"{name}\n" for name in names))
@@ -262,8 +266,29 @@ def _card(functions, version):
             **({"levels": [key for key, _, _ in functions.levels]} if functions.levels else {}),
             **({"gallery": functions.gallery.summary()} if functions.gallery is not None else {}),
             **(_zero_shot_card(functions.zero_shot_head)),
+            **(_side_card(functions) if functions.side else {}),
         },
     }
+
+
+def _side_card(functions):
+    """What a client sends as the side input, and which entries the model reads."""
+    zoo = functions.model
+    columns = zoo.get_layer("side_vector").columns if _has_side_vector(zoo) else None
+    return {
+        "side_input": {
+            "name": "attributes",
+            "width": functions.side["attributes"],
+            "unknown": "NaN (a row of NaN: nothing known)",
+            "rows": "one per image, or one row for the whole request",
+            "read_columns": columns,
+            "names_file": "assets/attribute_names.txt",
+        }
+    }
+
+
+def _has_side_vector(model):
+    return any(layer.name == "side_vector" for layer in model.layers)
 
 
 def _zero_shot_card(head):

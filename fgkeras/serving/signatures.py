@@ -56,6 +56,13 @@ training included; A = the model's attributes, listed in
 ``assets/model_card.json`` as ``export.zero_shot_attributes``), best first,
 ``k'' = min(top_k, K)``; ``top_k_indices`` index the request's rows.
 
+A model with a side input (``attribute_guided``: a second model input
+"attributes") takes it in every image signature as a second input
+``attributes``: float32 [N, A], or [1, A] for one vector that applies to
+every image of the request; NaN marks an unknown entry (all NaN: nothing
+known, the model classifies from the image alone). Its names are in
+``assets/attribute_names.txt``. TF Serving's REST API reads ``NaN`` in JSON.
+
 ``nearest`` exists when a `fgkeras.serving.gallery.Gallery` is exported with
 the model: it ranks the gallery's classes (names in
 ``assets/gallery_class_names.txt``, ``nearest_indices`` index them) by the
@@ -75,6 +82,7 @@ import tensorflow as tf
 
 from fgkeras.checks import check_int
 from fgkeras.data.image_header import max_image_pixels
+from fgkeras.models.common import side_inputs, with_side_inputs
 from fgkeras.models.heads import embedding_layer
 from fgkeras.serving.preprocess import decode_images, resize_pixels
 
@@ -86,6 +94,7 @@ ZERO_SHOT_INPUT = "class_attributes"  # the second input of ``zero_shot`` (attri
 DESCRIPTIONS_INPUT = "descriptions"  # the second input of ``zero_shot`` (image_text)
 TEXT_INPUT = "text"  # the input of ``embed_text``
 TEXT_ONLY_SIGNATURES = ("embed_text",)  # no image input
+SIDE_INPUT = "attributes"  # the second input of every image signature of side-input models
 INPUT_NAME = "image"  # the input of every signature, as the data feature and the model input
 
 
@@ -185,6 +194,8 @@ def input_size(model: keras.Model) -> tuple[int, int]:
     (40, 32)
     """
     shape = model.input_shape
+    if isinstance(shape, list) and side_inputs(model):  # the image and side vectors
+        shape = next(tuple(t.shape) for t in model.inputs if t.name == INPUT_NAME)
     if isinstance(shape, list) or len(shape) != 4 or None in shape[1:3]:
         raise ValueError(
             "Export needs a model with one image input (batch, height, width, 3) of known "
@@ -256,6 +267,12 @@ class ServingFunctions:
         self.text_head = _text_head(self.model)
         if self.text_head is not None:
             outputs["joint_embedding"] = self.text_head.input
+        self.side = side_inputs(self.model)
+        if set(self.side) - {SIDE_INPUT}:
+            raise ValueError(
+                f"Export takes one side input named {SIDE_INPUT!r}; model {self.model.name!r} "
+                f"has {sorted(self.side)}."
+            )
         # One functional graph for both outputs shares the model's weights.
         self.network = keras.Model(self.model.inputs, outputs, name=f"{self.model.name}_serving")
         self.gallery = None
@@ -322,7 +339,18 @@ class ServingFunctions:
             descriptions = tf.TensorSpec([None], tf.string, name=DESCRIPTIONS_INPUT)
             found["embed_text"] = (self.embed_text, [texts])
             found["zero_shot"] = (self.zero_shot_text, [*images, descriptions])
+        if self.side:
+            found = {name: self._with_side(fn, spec) for name, (fn, spec) in found.items()}
         return found
+
+    def _with_side(self, fn, input_signature):
+        """``fn`` taking the side vector as a second input (named like the data feature)."""
+        spec = tf.TensorSpec([None, self.side[SIDE_INPUT]], tf.float32, name=SIDE_INPUT)
+
+        def with_attributes(image, attributes):
+            return fn(image, side=attributes)
+
+        return with_attributes, [*input_signature, spec]
 
     def example_inputs(self) -> dict:
         """``{signature: {input: array}}``: the inputs besides ``image`` that a
@@ -331,6 +359,9 @@ class ServingFunctions:
         if self.text_head is not None:
             first = np.array([group[0] for group in self.text_head.descriptions], dtype=object)
             return {"embed_text": {TEXT_INPUT: first}, "zero_shot": {DESCRIPTIONS_INPUT: first}}
+        if self.side:  # one row of unknowns, applied to every image
+            unknown = np.full((1, self.side[SIDE_INPUT]), np.nan, np.float32)
+            return {name: {SIDE_INPUT: unknown} for name in self.signatures()}
         if self.zero_shot_head is None:
             return {}
         return {"zero_shot": {ZERO_SHOT_INPUT: self.zero_shot_head.class_attributes}}
@@ -343,9 +374,13 @@ class ServingFunctions:
         """Any-size float pixels ``[N, H, W, 3]`` → model-size float pixels."""
         return resize_pixels(pixels, self.image_size, self.resize_size)
 
-    def outputs(self, pixels):
-        """Model-size pixels → ``{"logits", "embedding"}`` in float32, inference mode."""
-        out = self.network(pixels, training=False)
+    def outputs(self, pixels, side=None):
+        """Model-size pixels → ``{"logits", "embedding"}`` in float32, inference mode.
+
+        ``side``: a side-input model's side vector (``[N, A]`` or ``[1, A]``);
+        None: unknown.
+        """
+        out = self.network(with_side_inputs(self.network, pixels, side), training=False)
         shapes = {key: value.shape for key, value in self.network.output.items()}
         return {
             key: tf.ensure_shape(tf.cast(value, tf.float32), [None, *shapes[key][1:]])
@@ -381,12 +416,12 @@ class ServingFunctions:
         return {"attribute_probabilities": tf.sigmoid(out["attribute_logits"])}
 
     # The argument name is the signature's input name: `image` everywhere.
-    def serving_default(self, image):
-        out = self.outputs(self.prepare_images(image))
+    def serving_default(self, image, side=None):
+        out = self.outputs(self.prepare_images(image), side)
         return {**self.classes(out["logits"]), **self.level_classes(out), **self.attributes(out)}
 
-    def classify_pixels(self, image):
-        out = self.outputs(self.prepare_pixels(image))
+    def classify_pixels(self, image, side=None):
+        out = self.outputs(self.prepare_pixels(image), side)
         return {
             "logits": out["logits"],
             **self.classes(out["logits"]),
@@ -394,11 +429,11 @@ class ServingFunctions:
             **self.attributes(out),
         }
 
-    def embed(self, image):
-        return {"embedding": self.outputs(self.prepare_images(image))["embedding"]}
+    def embed(self, image, side=None):
+        return {"embedding": self.outputs(self.prepare_images(image), side)["embedding"]}
 
-    def embed_pixels(self, image):
-        return {"embedding": self.outputs(self.prepare_pixels(image))["embedding"]}
+    def embed_pixels(self, image, side=None):
+        return {"embedding": self.outputs(self.prepare_pixels(image), side)["embedding"]}
 
     def zero_shot(self, image, class_attributes):
         features = self.outputs(self.prepare_images(image))["attribute_features"]
@@ -426,8 +461,8 @@ class ServingFunctions:
             "top_k_scores": best,
         }
 
-    def nearest(self, image):
-        return self.nearest_classes(self.outputs(self.prepare_images(image))["embedding"])
+    def nearest(self, image, side=None):
+        return self.nearest_classes(self.outputs(self.prepare_images(image), side)["embedding"])
 
     def nearest_classes(self, embedding):
         """Embeddings ``[N, D]`` → the ``k'`` nearest gallery classes, best first.

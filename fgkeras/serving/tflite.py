@@ -47,6 +47,14 @@ UNCONVERTIBLE = (
         "builtin ops cannot run. Serve it with TF Serving (the SavedModel takes raw strings), "
         "or export the image tower alone for on-device use.",
     ),
+    (
+        "SideVector",
+        None,
+        None,
+        "The model takes a side vector (input 'attributes') besides the image, and the TFLite "
+        "export is an image-only classifier, which would silently drop it. Serve it with TF "
+        "Serving (every signature takes the side vector).",
+    ),
 )
 
 

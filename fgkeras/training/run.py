@@ -230,8 +230,11 @@ def _model_kwargs(c: TrainConfig, num_classes: int, image_size: int, data=None) 
         c.model_options or {}
     ):
         kwargs["label_tree"] = _label_tree(c, data)
-    if "attributes" in model_card(c.model)["targets"]:
-        kwargs.update(_attribute_options(data, c.model_options or {}))
+    card = model_card(c.model)
+    if "attributes" in card["targets"] or "attributes" in card["features"]:
+        # Rates weigh an attribute loss; a side input only needs names and width.
+        rates = "attributes" in card["targets"]
+        kwargs.update(_attribute_options(data, c.model_options or {}, rates=rates))
     if "text" in model_card(c.model)["features"]:
         kwargs.update(_text_options(c, data, c.model_options or {}))
     if "zero_shot" in model_card(c.model)["capabilities"] and "class_attributes" not in (
@@ -279,8 +282,9 @@ def data_features(card: dict) -> tuple:
     return tuple(dict.fromkeys(wanted))
 
 
-def _attribute_options(data, options: dict) -> dict:
-    """Attribute names, count and positive rates of the training source, for an attribute head."""
+def _attribute_options(data, options: dict, rates: bool = True) -> dict:
+    """Attribute names, count and (with ``rates``) positive rates of the training
+    source, for an attribute head or a side input."""
     info = getattr(data, "source_info", {})
     found = {}
     names = info.get("attribute_names")
@@ -289,7 +293,7 @@ def _attribute_options(data, options: dict) -> dict:
     if "num_attributes" not in options:
         found["num_attributes"] = int(data.element_spec[0]["attributes"].shape[-1])
     table = info.get("class_attributes")
-    if table is not None and "attribute_rates" not in options:
+    if rates and table is not None and "attribute_rates" not in options:
         # The share of images with each attribute, classes weighed alike.
         found["attribute_rates"] = np.asarray(table, np.float64).mean(axis=0).tolist()
     return found

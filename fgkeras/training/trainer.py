@@ -20,7 +20,7 @@ import types
 
 import keras
 
-from fgkeras.models.common import model_inputs
+from fgkeras.models.common import with_side_inputs
 from fgkeras.training import keras_internals
 from fgkeras.training.objective import CROSS_ENTROPY, Objective
 from fgkeras.training.step import augment_inputs, gradient_step
@@ -75,7 +75,7 @@ class Trainer(keras.Model):
                 self.term_trackers = [keras.metrics.Mean(name=t) for t in self.objective.terms]
             # Out of Keras' tracking: it shares every variable with `model`.
             self._views = types.SimpleNamespace(
-                network=keras.Model(model.input, [model.outputs[0], embedding_layer(model).output])
+                network=keras.Model(model.inputs, [model.outputs[0], embedding_layer(model).output])
             )
 
     def objective_terms(self, x, y, sample_weight, training):
@@ -88,7 +88,8 @@ class Trainer(keras.Model):
         """
         if self.metric_loss is None:
             return None
-        logits, embedding = self._views.network(x, training=training)
+        network = self._views.network
+        logits, embedding = network(with_side_inputs(network, x), training=training)
         terms = {}
         if self.objective.has_classifier_loss:
             # The compiled loss alone: layers' added losses are counted once, below.
@@ -111,7 +112,7 @@ class Trainer(keras.Model):
     def call(self, inputs, training=False):
         if self.augmenter is not None and training is True:
             inputs = augment_inputs(self.augmenter, inputs)
-        return self.model(model_inputs(self.model, inputs), training=training)
+        return self.model(with_side_inputs(self.model, inputs), training=training)
 
     def compile(self, *args, **kwargs):
         super().compile(*args, **kwargs)

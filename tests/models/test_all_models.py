@@ -23,7 +23,9 @@ def test_declared_capabilities_hold(name):
     model = fgkeras.build(name, num_classes=3, **TINY)
     assert check_capabilities(model, card, 3) == card["capabilities"]
     assert "classify" in card["capabilities"]  # every model of the zoo classifies
-    assert card["features"][0] == "image" and model.input.name == "image"
+    names = [tensor.name for tensor in model.inputs]  # the image, then any side inputs
+    assert card["features"][0] == "image" and names[0] == "image"
+    assert set(names) <= set(card["features"]), f"inputs {names} not declared on the card"
     assert card["monitor"].startswith("val_")
 
 
