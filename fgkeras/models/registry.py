@@ -81,6 +81,7 @@ class ModelEntry:
     loss: str = "cross_entropy"
     capabilities: tuple[str, ...] = DEFAULT_CAPABILITIES
     monitor: str = "val_accuracy"
+    paper_results: dict = dataclasses.field(default_factory=dict)
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -100,6 +101,7 @@ def register_model(
     loss: str = "cross_entropy",
     capabilities: tuple[str, ...] = DEFAULT_CAPABILITIES,
     monitor: str = "val_accuracy",
+    paper_results: dict | None = None,
 ):
     """Register a model-building function under its own name.
 
@@ -123,14 +125,20 @@ def register_model(
             `DEFAULT_CAPABILITIES`.
         monitor: the validation metric that picks the best checkpoint.
             Defaults to "val_accuracy".
+        paper_results: top-1 accuracy (a fraction in (0, 1]) the paper reports,
+            by dataset name, e.g. ``{"CUB-200-2011": 0.840}``; `configs/` holds
+            the recipes that aim at them. Defaults to None (none stated).
 
     Example:
 
-    >>> @register_model(family="cnn", paper="A doctest model", year=2024)
+    >>> @register_model(family="cnn", paper="A doctest model", year=2024,
+    ...                 paper_results={"CUB-200-2011": 0.5})
     ... def doctest_model(**kwargs):
     ...     return build("baseline", **{"backbone": "tiny", **kwargs})
     >>> "doctest_model" in list_models()
     True
+    >>> model_card("doctest_model")["paper_results"]
+    {'CUB-200-2011': 0.5}
     >>> _ = unregister_model("doctest_model")
     """
 
@@ -146,6 +154,7 @@ def register_model(
             )
         if "image" not in features:
             raise ValueError(f"Every model takes an image. Received: features={features!r}")
+        _check_paper_results(name, paper_results)
         doc = (builder.__doc__ or "").strip().splitlines()
         _REGISTRY[name] = ModelEntry(
             name=name,
@@ -162,10 +171,29 @@ def register_model(
             loss=loss,
             capabilities=tuple(capabilities),
             monitor=monitor,
+            paper_results=dict(paper_results or {}),
         )
         return builder
 
     return decorate(fn) if fn is not None else decorate
+
+
+def _check_paper_results(name: str, paper_results) -> None:
+    """Refuse a ``paper_results`` that is not {dataset name: top-1 fraction in (0, 1]}."""
+    if paper_results is None:
+        return
+    if not isinstance(paper_results, dict) or not all(
+        isinstance(dataset, str)
+        and isinstance(accuracy, int | float)
+        and not isinstance(accuracy, bool)
+        and 0 < accuracy <= 1
+        for dataset, accuracy in paper_results.items()
+    ):
+        raise ValueError(
+            f"`paper_results` of model {name!r} must map dataset names to top-1 accuracy as a "
+            f'fraction in (0, 1], e.g. {{"CUB-200-2011": 0.84}}. '
+            f"Received: paper_results={paper_results!r}"
+        )
 
 
 def unregister_model(name: str) -> ModelEntry:
@@ -243,7 +271,9 @@ def model_card(name: str) -> dict:
     The contract part says what training, evaluation and export rely on:
     ``features`` (inputs by data feature name), ``targets``, default
     ``loss``, ``capabilities`` (see `CAPABILITIES`) and the ``monitor``
-    metric of the best checkpoint.
+    metric of the best checkpoint. ``paper_results`` is the top-1 accuracy
+    the paper reports per dataset (a fraction; not reproduced by this
+    project unless its benchmarks say so); `configs/` holds the recipes.
 
     >>> import fgkeras
     >>> card = fgkeras.model_card("bcnn")
@@ -251,6 +281,8 @@ def model_card(name: str) -> dict:
     (2015, (448, 448))
     >>> card["features"], card["loss"], "mixing" in card["capabilities"]
     (['image'], 'cross_entropy', True)
+    >>> card["paper_results"]["CUB-200-2011"]
+    0.84
     """
     entry = _entry(name)
     return {
@@ -267,6 +299,7 @@ def model_card(name: str) -> dict:
         "loss": entry.loss,
         "capabilities": list(entry.capabilities),
         "monitor": entry.monitor,
+        "paper_results": dict(entry.paper_results),
     }
 
 

@@ -266,6 +266,13 @@ def build_ws_dan(
     tags=("attention", "part-based", "data-augmentation", "multi-pass"),
     data_config={"input_size": (448, 448), "resize_size": 512},
     capabilities=("classify", "embed", "grad_cam", "attention_maps", "multi_pass"),
+    # Inception v3, 32 attention maps (configs/*_ws_dan_inceptionv3.yaml).
+    paper_results={
+        "CUB-200-2011": 0.894,
+        "FGVC-Aircraft": 0.930,
+        "Stanford Cars": 0.945,
+        "Stanford Dogs": 0.922,
+    },
 )
 def ws_dan(**kwargs):
     """WS-DAN: attention crop/drop training, center loss, crop-and-refine inference."""

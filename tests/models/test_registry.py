@@ -54,3 +54,16 @@ def test_build_passes_weights_none_through():
         "baseline", num_classes=2, backbone="tiny", weights=None, input_shape=(16, 16, 3)
     )
     assert model.name == "baseline"
+
+
+def test_paper_results_reach_the_card_and_bad_ones_are_refused():
+    assert fgkeras.model_card("bcnn")["paper_results"]["CUB-200-2011"] == 0.84
+    assert fgkeras.model_card("baseline")["paper_results"] == {}
+    for bad in ({"CUB-200-2011": 84.0}, {"CUB-200-2011": "84%"}, [("CUB-200-2011", 0.84)]):
+        with pytest.raises(ValueError, match="paper_results"):
+
+            @register_model(family="test", paper_results=bad)
+            def registry_paper_probe(**kwargs):
+                return kwargs
+
+    assert "registry_paper_probe" not in fgkeras.list_models()
