@@ -110,9 +110,12 @@ def side_inputs(model) -> dict:
     >>> side_inputs(net)
     {'attributes': 4}
     """
+    inputs = getattr(model, "inputs", None) or []
+    if len(inputs) < 2 or "image" not in [tensor.name for tensor in inputs]:
+        return {}  # a one-input model (whatever its input's name and rank) has none
     return {
         tensor.name: int(tensor.shape[-1])
-        for tensor in getattr(model, "inputs", None) or []
+        for tensor in inputs
         if tensor.name != "image" and len(tensor.shape) == 2
     }
 
