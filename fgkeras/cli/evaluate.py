@@ -4,6 +4,8 @@ import argparse
 import json
 import os
 
+from fgkeras.models.tta import TTA_MODES
+
 
 def add_parser(subparsers) -> None:
     """Add the `evaluate` subcommand; its flags mirror `evaluate_run` 1:1."""
@@ -31,6 +33,13 @@ def add_parser(subparsers) -> None:
         action="store_true",
         help="also score the model's embeddings: Recall@K, MAP@R, R-precision, k-NN "
         "accuracy, and draw embedding_projection.png",
+    )
+    parser.add_argument(
+        "--tta",
+        choices=TTA_MODES,
+        help="test-time augmentation: 'flip' adds a separate line (and a \"tta\" block) "
+        "scored on the mean softmax of each image and its mirror; the other numbers stay "
+        "single-view (default: none)",
     )
     parser.add_argument("--json", action="store_true", help="print all metrics as JSON")
     parser.set_defaults(func=run)
@@ -61,6 +70,8 @@ def format_report(metrics, num_pairs=5) -> str:
         f"top-{metrics['top_k']:<2d}           {metrics['top_k_accuracy']:.1%}",
         f"mean per class   {metrics['mean_per_class_accuracy']:.1%}",
     ]
+    if metrics.get("tta"):
+        lines.append(format_tta(metrics["tta"]))
     retrieval = metrics.get("retrieval")
     if retrieval:
         lines.append(format_retrieval(retrieval))
@@ -88,6 +99,21 @@ def format_report(metrics, num_pairs=5) -> str:
         names = ", ".join(os.path.basename(path) for path in files.values())
         lines.append(f"written to       {folder}/ ({names})")
     return "\n".join(lines)
+
+
+def format_tta(tta) -> str:
+    """The test-time augmentation line of the report (its own line: the lines above
+    it are single-view).
+
+    >>> print(format_tta({"mode": "flip", "top1_accuracy": 0.9, "top_k": 5,
+    ...     "top_k_accuracy": 0.99, "mean_per_class_accuracy": 0.885}))
+    tta (flip)       top-1 90.0%  top-5 99.0%  mean per class 88.5%  (image + mirror, mean softmax)
+    """
+    return (
+        f"{'tta (' + tta['mode'] + ')':<17}top-1 {tta['top1_accuracy']:.1%}  "
+        f"top-{tta['top_k']} {tta['top_k_accuracy']:.1%}  "
+        f"mean per class {tta['mean_per_class_accuracy']:.1%}  (image + mirror, mean softmax)"
+    )
 
 
 def format_retrieval(retrieval) -> str:

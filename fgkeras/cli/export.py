@@ -2,6 +2,7 @@
 
     fgkeras export runs/bcnn --to saved_models/bcnn --verify --tflite float16 int8
     fgkeras export runs/bcnn --gallery gallery/ --gallery-mode all   # + `nearest` signature
+    fgkeras export runs/bcnn --tta flip --verify   # image + mirror averaged in the graph
 
 Every flag maps to an argument of `fgkeras.serving.export`; unset flags keep
 that function's defaults. ``--gallery``, ``--gallery-mode`` and
@@ -17,6 +18,7 @@ import json
 import os
 import warnings
 
+from fgkeras.models.tta import TTA_MODES
 from fgkeras.serving.gallery import MODES as GALLERY_MODES
 from fgkeras.serving.tflite import VARIANTS
 
@@ -106,6 +108,13 @@ def add_parser(subparsers) -> None:
         help="split of the gallery source (default: train, which a plain folder is)",
     )
     parser.add_argument(
+        "--tta",
+        choices=TTA_MODES,
+        help="test-time augmentation: 'flip' makes serving_default, classify_pixels and the "
+        "TFLite files return the mean softmax of each image and its mirror (recorded as "
+        "export.tta in assets/model_card.json; default: none)",
+    )
+    parser.add_argument(
         "--max-pixels",
         dest="max_pixels",
         type=int,
@@ -150,6 +159,11 @@ def run(args) -> int:
         kwargs["gallery"] = _gallery(args, model, kwargs.get("resize_size"))
     path = export(model, class_names=class_names, **kwargs)
     print(f"Exported {args.source} -> {path}")
+    if kwargs.get("tta"):
+        print(
+            f"Test-time augmentation ({kwargs['tta']}): serving_default and classify_pixels "
+            "average the softmax of each image and its mirror"
+        )
     if "gallery" in kwargs:
         summary = kwargs["gallery"].summary()
         print(

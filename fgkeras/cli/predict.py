@@ -3,10 +3,13 @@
 fgkeras predict saved_models/bcnn photos/                        # the classifier
 fgkeras predict saved_models/bcnn photos/ --signature nearest    # the exported gallery
 fgkeras predict runs/guided photos/ --attributes 1,0,0,nan,nan    # with a side vector
+fgkeras predict runs/bcnn photos/ --tta flip                      # image + mirror, mean softmax
 """
 
 import argparse
 import json
+
+from fgkeras.models.tta import TTA_MODES
 
 
 def add_parser(subparsers) -> None:
@@ -43,6 +46,13 @@ def add_parser(subparsers) -> None:
         help="for a model with a side input (attribute_guided): the side vector known for "
         "every image, comma-separated, 'nan' or empty for an unknown entry (default: all "
         "unknown)",
+    )
+    parser.add_argument(
+        "--tta",
+        choices=TTA_MODES,
+        help="test-time augmentation: 'flip' scores each image by the mean softmax of the "
+        "image and its mirror (a SavedModel must have been exported with --tta flip; "
+        "default: none)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=run)

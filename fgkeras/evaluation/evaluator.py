@@ -7,7 +7,9 @@ Three layers, each usable on its own:
 - `evaluate` runs a model over a batched ``(images, labels)`` dataset and, with
   ``out_dir``, writes ``metrics.json``, ``predictions.npz`` and the figures of
   `fgkeras.evaluation.plots`; with ``retrieval=True`` it also scores the
-  model's embeddings with `fgkeras.evaluation.retrieval.retrieval_metrics`.
+  model's embeddings with `fgkeras.evaluation.retrieval.retrieval_metrics`;
+  with ``tta="flip"`` it adds a separate ``"tta"`` block scored on each image
+  and its mirror (`fgkeras.evaluation.tta`).
 - `evaluate_run` re-creates the evaluation split of a training run directory
   from its ``config.json`` and evaluates its final or best model.
 
@@ -28,8 +30,10 @@ from fgkeras.evaluation.attributes import attribute_metrics
 from fgkeras.evaluation.hierarchy import hierarchy_metrics
 from fgkeras.evaluation.metrics import metrics_from_predictions, most_confused_pairs
 from fgkeras.evaluation.retrieval import retrieval_metrics
+from fgkeras.evaluation.tta import FlippedView, predict_with_mirror, tta_metrics
 from fgkeras.models.common import side_inputs, with_side_inputs
 from fgkeras.models.heads import embedding_model
+from fgkeras.models.tta import check_tta
 
 __all__ = [
     "collect_outputs",
@@ -133,6 +137,7 @@ def evaluate(
     history_csv=None,
     retrieval=False,
     label_tree=None,
+    tta=None,
 ) -> dict:
     """Evaluate a model on a dataset; optionally write the report files.
 
@@ -158,9 +163,16 @@ def evaluate(
             ``{child: parent}`` map); None takes the dataset's
             (``dataset.source_info["class_ancestors"]``), else the model's
             own (``hierarchical``), else there are none. Defaults to None.
+        tta: test-time augmentation: None, or "flip" to add a separate
+            ``"tta"`` block (``mode``, ``top1_accuracy``, ``top_k``,
+            ``top_k_accuracy``, ``mean_per_class_accuracy``) scored on the
+            mean softmax of each image and its horizontal mirror (see
+            `fgkeras.evaluation.tta`); every other number stays single-view.
+            Defaults to None.
 
     Returns:
-        The dict of `metrics_from_predictions`, plus ``retrieval`` when asked,
+        The dict of `metrics_from_predictions`, plus ``tta`` when asked,
+        ``retrieval`` when asked,
         ``hierarchy`` when there is a label tree (per-level accuracy, mistake
         severity; see `fgkeras.evaluation.hierarchy.hierarchy_metrics`; with
         the model's own per-level heads when it has "level_logits_*" layers)
@@ -174,13 +186,14 @@ def evaluate(
     >>> m["top1_accuracy"], m["top_k_accuracy"], m["most_confused"][0]["predicted"]
     (0.5, 1.0, 'c')
     """
+    tta = check_tta(tta)
     if class_names is None:
         class_names = getattr(dataset, "class_names", None)
     tree = hierarchy_tree(label_tree, dataset, model, class_names)
     heads = level_layers(model) if tree is not None else []
     attribute_head = _attribute_layer(model, dataset)
     text_embedding = _joint_embedding_layer(model, dataset)
-    embeddings = level_scores = attribute_scores = joint = None
+    embeddings = level_scores = attribute_scores = joint = mirrored = None
     if retrieval or heads or attribute_head is not None or text_embedding is not None:
         views = _with_embeddings(model) if retrieval else model
         if heads:
@@ -190,7 +203,11 @@ def evaluate(
             views = _with_levels(views, extra)
         features = ["attributes"] if attribute_head is not None else []
         features += ["text"] if text_embedding is not None else []
+        if tta is not None:  # the mirror's logits come last, from the same pass
+            views = FlippedView(views, model)
         labels, outputs, *found = collect_outputs(views, dataset, features or None)
+        if tta is not None:
+            mirrored, outputs = outputs[-1], outputs[:-1]
         scores = outputs[0]
         if retrieval:
             embeddings = outputs[1].reshape(len(outputs[1]), -1)
@@ -200,9 +217,13 @@ def evaluate(
             attribute_scores, outputs = outputs[-1], outputs[:-1]
         if heads:
             level_scores = outputs[-len(heads) :] + [scores]
+    elif tta is not None:
+        labels, scores, mirrored = predict_with_mirror(model, dataset)
     else:
         labels, scores = predict_dataset(model, dataset)
     metrics = metrics_from_predictions(labels, scores, class_names, top_k=top_k)
+    if tta is not None:
+        metrics["tta"] = tta_metrics(labels, scores, mirrored, class_names, top_k, tta)
     if joint is not None:
         metrics["image_text"] = image_text_retrieval(model, joint, found[0]["text"], labels)
     if attribute_scores is not None:
@@ -429,6 +450,7 @@ def evaluate_run(
     batch_size=None,
     out_dir=None,
     retrieval=False,
+    tta=None,
 ) -> dict:
     """Evaluate a training run directory on a split of its data source.
 
@@ -448,6 +470,8 @@ def evaluate_run(
         out_dir: None writes to ``RUN_DIR/eval-<split>-<checkpoint>``. Defaults to None.
         retrieval: add the retrieval metrics of the model's embeddings and
             their projection plot (see `evaluate`). Defaults to False.
+        tta: None, or "flip" to add the separate ``"tta"`` block of the
+            image and its mirror (see `evaluate`). Defaults to None.
 
     Returns:
         The metrics dict of `evaluate`, plus ``run_dir``, ``split``,
@@ -461,6 +485,7 @@ def evaluate_run(
     from fgkeras.data import load
     from fgkeras.training.run_dir import RunDirectory, load_keras_model
 
+    tta = check_tta(tta)  # a bad value fails before anything is loaded
     run = RunDirectory(run_dir)
     data_options = run.data_options()
     model_path = run.model_path(checkpoint)
@@ -494,6 +519,7 @@ def evaluate_run(
         top_k=top_k,
         history_csv=history if os.path.isfile(history) else None,
         retrieval=retrieval,
+        tta=tta,
     )
     info = {"run_dir": os.fspath(run_dir), "split": split, "checkpoint": checkpoint}
     return {**info, "model_path": model_path, **metrics}

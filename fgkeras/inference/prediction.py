@@ -71,6 +71,7 @@ def predict(
     max_pixels=None,
     signature=None,
     side=None,
+    tta=None,
 ) -> list[dict]:
     """Top-k classes with probabilities (or nearest gallery classes) for each image file.
 
@@ -92,6 +93,10 @@ def predict(
         side: for a model with a side input (``attribute_guided``), the side
             vector ``[A]`` known for every image (NaN = unknown entry); None:
             nothing known (see `load_predictor`). Defaults to None.
+        tta: None, or "flip": each image's scores are the mean softmax of
+            the image and its horizontal mirror (`fgkeras.models.tta`). A
+            SavedModel must have been exported with ``tta="flip"``. Defaults
+            to None.
 
     Returns:
         One dict per file, in input order: ``{"path", "predictions": [{"label",
@@ -116,11 +121,12 @@ def predict(
     check_int("batch_size", batch_size)
     predictor = model
     if not isinstance(model, Predictor):
-        predictor = load_predictor(model, class_names, resize_size, signature, side)
-    elif signature is not None or side is not None:
+        predictor = load_predictor(model, class_names, resize_size, signature, side, tta)
+    elif signature is not None or side is not None or tta is not None:
         raise ValueError(
-            "signature= and side= select what to load; this model is already a Predictor. "
-            "Pass them to load_predictor(path, signature=..., side=...) instead."
+            "signature=, side= and tta= select what to load; this model is already a "
+            "Predictor. Pass them to load_predictor(path, signature=..., side=..., tta=...) "
+            "instead."
         )
     paths = list_image_files(inputs)
     results = {path: {"path": path, "predictions": [], "error": None} for path in paths}

@@ -8,6 +8,12 @@ its ``probabilities`` (or ``logits``, ...) output. ``signature="nearest"``
 picks instead the gallery signature of a SavedModel exported with a gallery
 (``fgkeras export --gallery``): the nearest gallery classes and their cosine
 distances, names from the signature (``assets/gallery_class_names.txt``).
+
+``tta="flip"`` (test-time augmentation, `fgkeras.models.tta`) scores each
+image and its horizontal mirror and returns the mean of the two softmaxes:
+a Keras model runs both views here; a SavedModel must have been exported
+with ``tta="flip"`` (its ``assets/model_card.json`` says ``export.tta``),
+whose classifying signatures average the views in the graph.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import json
 import os
 
 from fgkeras.models.common import side_inputs, with_side_inputs
+from fgkeras.models.tta import check_tta, mean_probabilities, tta_views
 from fgkeras.training.run_dir import RunDirectory, load_keras_model
 
 SCORE_KEYS = ("probabilities", "probs", "scores", "logits", "predictions")
@@ -46,6 +53,8 @@ class Predictor:
         saved_model: the loaded SavedModel, kept alive while ``fn`` is used.
         side_inputs: ``{name: width}`` of the model's side inputs
             (``attribute_guided``), else empty.
+        tta: the test-time augmentation ``fn`` applies: None or "flip"
+            (scores are then the mean probabilities of the image and its mirror).
     """
 
     path: str
@@ -58,10 +67,11 @@ class Predictor:
     gallery_class_names: list | None = None
     saved_model: object = None
     side_inputs: dict = dataclasses.field(default_factory=dict)
+    tta: str | None = None
 
 
 def load_predictor(
-    model, class_names=None, resize_size=None, signature=None, side=None
+    model, class_names=None, resize_size=None, signature=None, side=None, tta=None
 ) -> Predictor:
     """Load a model for prediction from a path, or wrap a `keras.Model`.
 
@@ -80,6 +90,11 @@ def load_predictor(
         side: for a model with a side input (``attribute_guided``), one side
             vector ``[A]`` for every image (NaN = unknown entry); None:
             nothing known. Defaults to None.
+        tta: test-time augmentation of the classifier: None, or "flip" (the
+            mean softmax of each image and its horizontal mirror). A Keras
+            model runs both views; a SavedModel must have been exported with
+            ``tta="flip"``, else this is a ValueError saying to re-export it.
+            Defaults to None.
 
     >>> import keras
     >>> net = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
@@ -87,10 +102,19 @@ def load_predictor(
     >>> p = load_predictor(net, ["cat", "dog"])
     >>> p.kind, p.image_size
     ('keras', (8, 8))
+    >>> load_predictor(net, ["cat", "dog"], tta="flip").tta
+    'flip'
     """
+    tta = check_tta(tta)
+    if tta is not None and signature == "nearest":
+        raise ValueError(
+            f"tta={tta!r} averages the classifier's probabilities over views; the 'nearest' "
+            "signature ranks gallery classes by the embedding of the image alone. Leave tta "
+            "unset with signature='nearest'."
+        )
     if not isinstance(model, str | os.PathLike):
         _no_signature(signature, "<keras.Model>")
-        return _keras_predictor(model, "<keras.Model>", class_names, resize_size, side)
+        return _keras_predictor(model, "<keras.Model>", class_names, resize_size, side, tta)
     path = os.fspath(model)
     if not os.path.exists(path):
         raise FileNotFoundError(
@@ -102,14 +126,16 @@ def load_predictor(
             raise ValueError(f"Expected a .keras file or a folder. Received: {path!r}")
         _no_signature(signature, path)
         names = class_names or _read_names(os.path.dirname(path))
-        return _keras_predictor(load_keras_model(path), path, names, resize_size, side)
+        return _keras_predictor(load_keras_model(path), path, names, resize_size, side, tta)
     if os.path.isfile(os.path.join(path, "model.keras")):
         _no_signature(signature, path)
         run = RunDirectory(path)
         names = class_names or run.class_names
         size = resize_size if resize_size is not None else run.config.get("resize_size")
-        return _keras_predictor(run.load_model("final"), path, names, size, side)
-    return _saved_model_predictor(_saved_model_dir(path), class_names, resize_size, signature, side)
+        return _keras_predictor(run.load_model("final"), path, names, size, side, tta)
+    return _saved_model_predictor(
+        _saved_model_dir(path), class_names, resize_size, signature, side, tta
+    )
 
 
 def _no_signature(signature, path):
@@ -121,7 +147,7 @@ def _no_signature(signature, path):
         )
 
 
-def _keras_predictor(model, path, class_names, resize_size, side=None):
+def _keras_predictor(model, path, class_names, resize_size, side=None, tta=None):
     shape = model.input_shape
     shape = shape[0] if isinstance(shape, list) else shape
     if len(shape) != 4:
@@ -130,12 +156,16 @@ def _keras_predictor(model, path, class_names, resize_size, side=None):
     wanted = side_inputs(model)
     if not wanted:
         _no_side(side, path)
-        return Predictor(path, "keras", model.predict_on_batch, size, class_names, resize_size)
+        if tta is None:
+            return Predictor(path, "keras", model.predict_on_batch, size, class_names, resize_size)
 
     def call(batch):
-        return model.predict_on_batch(with_side_inputs(model, batch, side))
+        inputs = with_side_inputs(model, batch, side) if wanted else batch
+        # Only the image is mirrored; the side vector goes to both views.
+        scores = [model.predict_on_batch(view) for view in tta_views(inputs, tta)]
+        return scores[0] if tta is None else mean_probabilities(scores)
 
-    predictor = Predictor(path, "keras", call, size, class_names, resize_size)
+    predictor = Predictor(path, "keras", call, size, class_names, resize_size, tta=tta)
     predictor.side_inputs = wanted
     return predictor
 
@@ -164,9 +194,31 @@ def _saved_model_dir(path):
     return os.path.join(path, str(versions[-1]))
 
 
-def _saved_model_predictor(path, class_names, resize_size, signature=None, side=None):
+def _exported_tta(path):
+    """The ``export.tta`` of a SavedModel's ``assets/model_card.json`` (None when absent)."""
+    card = _read_json(os.path.join(path, "assets", "model_card.json"))
+    export = card.get("export") if isinstance(card, dict) else None
+    return export.get("tta") if isinstance(export, dict) else None
+
+
+def _check_exported_tta(path, tta):
+    """What the SavedModel's classifier does: its exported TTA; refuse a TTA it lacks."""
+    exported = _exported_tta(path)
+    if tta is not None and exported != tta:
+        how = "without test-time augmentation" if exported is None else f"with tta={exported!r}"
+        raise ValueError(
+            f"tta={tta!r}: the SavedModel {path!r} was exported {how} "
+            "(assets/model_card.json, export.tta), and its signatures cannot add it. Re-export "
+            f"it with `fgkeras export RUN --tta {tta}` (fgkeras.export(..., tta={tta!r})), or "
+            "predict with the run directory or .keras file."
+        )
+    return exported
+
+
+def _saved_model_predictor(path, class_names, resize_size, signature=None, side=None, tta=None):
     import tensorflow as tf
 
+    exported_tta = _check_exported_tta(path, tta)
     loaded = tf.saved_model.load(path)
     if signature is None:
         kind, name, fn = _pick_signature(loaded.signatures, path)
@@ -187,6 +239,7 @@ def _saved_model_predictor(path, class_names, resize_size, signature=None, side=
         predictor.task = "nearest"
         predictor.fn = lambda batch: _nearest_rows(fn(**{name: batch}, **side_feed))
         return predictor
+    predictor.tta = exported_tta  # the classifying signatures average the views in the graph
 
     learned = {}  # index -> name, from signatures returning top-k names
 

@@ -27,6 +27,7 @@ import warnings
 import keras
 import numpy as np
 
+from fgkeras.models.tta import check_tta
 from fgkeras.serving import tflite as tflite_lib
 from fgkeras.serving.gallery import Gallery, build_gallery
 from fgkeras.serving.preprocess import decode_images
@@ -37,6 +38,11 @@ from fgkeras.serving.versions import atomic_version_dir, check_export_dir
 from fgkeras.serving.warmup import warmup_requests, write_warmup
 
 REPORT_FILE = os.path.join("assets.extra", "fgkeras_export.json")
+TTA_NOTE = (
+    "serving_default, classify_pixels and the TFLite files classify the image and its "
+    "horizontal mirror and return the mean of the two softmaxes (logits: the log of that "
+    "mean); embed, embed_pixels, nearest and zero_shot use the image alone"
+)
 
 
 def export(
@@ -54,6 +60,7 @@ def export(
     warmup=True,
     max_pixels=None,
     gallery=None,
+    tta=None,
 ) -> str:
     """Export ``model`` as a TF Serving version ``export_dir/<version>/``.
 
@@ -99,6 +106,12 @@ def export(
             split, at ``resize_size``). Adds the ``nearest`` signature and
             ``assets/gallery_class_names.txt``; the classifier and its class
             names are unchanged. Defaults to None.
+        tta: test-time augmentation: None, or "flip": ``serving_default``,
+            ``classify_pixels`` (and the TFLite files) classify each image and
+            its horizontal mirror and return the mean of the two softmaxes
+            (`fgkeras.models.tta`); recorded as ``export.tta`` in
+            ``assets/model_card.json``; verification compares with the Keras
+            model's mean over the same two views. Defaults to None.
 
     Returns:
         The path of the new version folder.
@@ -110,6 +123,7 @@ def export(
     >>> os.path.basename(path), sorted(os.listdir(path))[:3]
     ('1', ['assets', 'assets.extra', 'fingerprint.pb'])
     """
+    tta = check_tta(tta)  # a bad value fails before anything is written
     export_dir = check_export_dir(export_dir)
     if class_names is None:
         num_classes = int(model.output_shape[-1])
@@ -128,6 +142,7 @@ def export(
         resize_size=resize_size,
         max_pixels=max_pixels,
         gallery=gallery,
+        tta=tta,
     )
     variants = _check_variants(tflite, functions)
     images = list(sample_images) if sample_images is not None else default_samples(functions)
@@ -263,6 +278,8 @@ def _card(functions, version):
                 "more pixels (width x height), before decoding them",
             },
             "signatures": sorted(functions.signatures()),
+            "tta": functions.tta,
+            **({"tta_note": TTA_NOTE} if functions.tta else {}),
             **({"levels": [key for key, _, _ in functions.levels]} if functions.levels else {}),
             **({"gallery": functions.gallery.summary()} if functions.gallery is not None else {}),
             **(_zero_shot_card(functions.zero_shot_head)),

@@ -63,6 +63,15 @@ every image of the request; NaN marks an unknown entry (all NaN: nothing
 known, the model classifies from the image alone). Its names are in
 ``assets/attribute_names.txt``. TF Serving's REST API reads ``NaN`` in JSON.
 
+With test-time augmentation (``tta="flip"``, `fgkeras.models.tta`),
+``serving_default`` and ``classify_pixels`` run the model on the image and
+on its horizontal mirror and average the two views in the graph: every
+probability they return (classes, tree levels, attributes) is the mean of
+the two views', the top-k are ranked by it, and ``logits`` is the log of the
+mean class probabilities (so its softmax is ``probabilities``). The
+``embed``, ``embed_pixels``, ``nearest`` and ``zero_shot`` signatures use the
+image alone. ``assets/model_card.json`` records it as ``export.tta``.
+
 ``nearest`` exists when a `fgkeras.serving.gallery.Gallery` is exported with
 the model: it ranks the gallery's classes (names in
 ``assets/gallery_class_names.txt``, ``nearest_indices`` index them) by the
@@ -84,6 +93,7 @@ from fgkeras.checks import check_int
 from fgkeras.data.image_header import max_image_pixels
 from fgkeras.models.common import side_inputs, with_side_inputs
 from fgkeras.models.heads import embedding_layer
+from fgkeras.models.tta import check_tta, mean_log_probabilities, tta_views
 from fgkeras.serving.preprocess import decode_images, resize_pixels
 
 # Signatures of every export; GALLERY_SIGNATURE_NAMES are added when a gallery is exported.
@@ -220,6 +230,9 @@ class ServingFunctions:
             to None.
         gallery: a `fgkeras.serving.gallery.Gallery` built with this model,
             which adds the ``nearest`` signature, or None. Defaults to None.
+        tta: test-time augmentation of ``serving_default`` and
+            ``classify_pixels``: None, or "flip" (the image and its mirror,
+            probabilities averaged; see the module docstring). Defaults to None.
 
     >>> import fgkeras, numpy as np
     >>> net = fgkeras.build("baseline", num_classes=3, backbone="tiny", weights=None,
@@ -231,8 +244,9 @@ class ServingFunctions:
     """
 
     def __init__(
-        self, model, class_names, top_k=5, resize_size=None, max_pixels=None, gallery=None
+        self, model, class_names, top_k=5, resize_size=None, max_pixels=None, gallery=None, tta=None
     ):
+        self.tta = check_tta(tta)
         self.model = inference_model(model)
         self.image_size = input_size(self.model)
         num_classes = int(self.model.output_shape[-1])
@@ -387,9 +401,34 @@ class ServingFunctions:
             for key, value in out.items()
         }
 
+    def views(self, pixels, side=None):
+        """The `outputs` of each test-time view of model-size pixels: the image, and
+        with ``tta="flip"`` its horizontal mirror (the side vector goes to both)."""
+        return [self.outputs(view, side) for view in tta_views(pixels, self.tta)]
+
+    def view_logits(self, views):
+        """The ``logits`` output: the image's, or with TTA the log of the mean class
+        probabilities of the views (its softmax is their mean)."""
+        if len(views) == 1:
+            return views[0]["logits"]
+        return mean_log_probabilities([view["logits"] for view in views])
+
+    def classifications(self, views):
+        """The classifying outputs of `views`: class probabilities and top-k, each tree
+        level's and the attributes', every probability averaged over the views."""
+        probabilities = _view_mean(views, "logits", _softmax)
+        return {
+            **self.top_classes(probabilities),
+            **self.level_classes(views),
+            **self.attributes(views),
+        }
+
     def classes(self, logits):
         """Logits → probabilities and the top-k indices, scores and names."""
-        probabilities = tf.nn.softmax(logits, axis=-1)
+        return self.top_classes(tf.nn.softmax(logits, axis=-1))
+
+    def top_classes(self, probabilities):
+        """Probabilities → themselves and the top-k indices, scores and names."""
         scores, indices = tf.math.top_k(probabilities, k=self.top_k)
         return {
             "probabilities": probabilities,
@@ -399,35 +438,37 @@ class ServingFunctions:
         }
 
     def level_classes(self, out):
-        """Each tree level's top-k names and scores (``{}`` for a model without levels)."""
+        """Each tree level's top-k names and scores (``{}`` for a model without levels).
+
+        ``out``: the `outputs` of one view, or a list of views (probabilities averaged).
+        """
+        views = out if isinstance(out, list) else [out]
         found = {}
         for key, _, names in self.levels:
-            logits = out["logits"] if key == self.levels[-1][0] else out[f"level_logits_{key}"]
-            probabilities = tf.nn.softmax(logits, axis=-1)
+            name = "logits" if key == self.levels[-1][0] else f"level_logits_{key}"
+            probabilities = _view_mean(views, name, _softmax)
             scores, indices = tf.math.top_k(probabilities, k=min(self.top_k, len(names)))
             found[f"top_k_names_{key}"] = tf.gather(tf.constant(names, tf.string), indices)
             found[f"top_k_scores_{key}"] = scores
         return found
 
     def attributes(self, out):
-        """The attribute probabilities (``{}`` for a model without an attribute head)."""
-        if "attribute_logits" not in out:
+        """The attribute probabilities (``{}`` for a model without an attribute head).
+
+        ``out``: the `outputs` of one view, or a list of views (probabilities averaged).
+        """
+        views = out if isinstance(out, list) else [out]
+        if "attribute_logits" not in views[0]:
             return {}
-        return {"attribute_probabilities": tf.sigmoid(out["attribute_logits"])}
+        return {"attribute_probabilities": _view_mean(views, "attribute_logits", tf.sigmoid)}
 
     # The argument name is the signature's input name: `image` everywhere.
     def serving_default(self, image, side=None):
-        out = self.outputs(self.prepare_images(image), side)
-        return {**self.classes(out["logits"]), **self.level_classes(out), **self.attributes(out)}
+        return self.classifications(self.views(self.prepare_images(image), side))
 
     def classify_pixels(self, image, side=None):
-        out = self.outputs(self.prepare_pixels(image), side)
-        return {
-            "logits": out["logits"],
-            **self.classes(out["logits"]),
-            **self.level_classes(out),
-            **self.attributes(out),
-        }
+        views = self.views(self.prepare_pixels(image), side)
+        return {"logits": self.view_logits(views), **self.classifications(views)}
 
     def embed(self, image, side=None):
         return {"embedding": self.outputs(self.prepare_images(image), side)["embedding"]}
@@ -490,14 +531,29 @@ class ServingFunctions:
         """A `tf.function` for TFLite: model-size pixels → logits and probabilities.
 
         Fixed input shape ``[1, H, W, 3]`` and no string ops, so it converts
-        to TFLite builtins; decoding and resizing stay outside TFLite.
+        to TFLite builtins; decoding and resizing stay outside TFLite. With
+        ``tta="flip"`` the mirror is taken and averaged inside (as in
+        ``classify_pixels``).
         """
         height, width = self.image_size
         spec = tf.TensorSpec([1, height, width, 3], tf.float32, name=INPUT_NAME)
 
         @tf.function(input_signature=[spec])
         def classify(image):
-            logits = self.outputs(image)["logits"]
-            return {"logits": logits, "probabilities": tf.nn.softmax(logits, axis=-1)}
+            views = self.views(image)
+            return {
+                "logits": self.view_logits(views),
+                "probabilities": _view_mean(views, "logits", _softmax),
+            }
 
         return classify
+
+
+def _softmax(logits):
+    return tf.nn.softmax(logits, axis=-1)
+
+
+def _view_mean(views, key, activation):
+    """The mean over views of ``activation(view[key])`` (the one view's value when alone)."""
+    values = [activation(view[key]) for view in views]
+    return values[0] if len(values) == 1 else tf.add_n(values) / float(len(values))

@@ -1,7 +1,8 @@
 """TFLite conversion of the float-pixel path, with a parity report.
 
 TFLite runs the model on decoded, resized pixels ``float32 [1, H, W, 3]``
-(0-255 RGB) and returns ``logits`` and ``probabilities``; decoding stays
+(0-255 RGB) and returns ``logits`` and ``probabilities`` (with ``tta="flip"``,
+of the image and its mirror averaged, as ``classify_pixels``); decoding stays
 outside TFLite (a bytes input would need Flex ops that TFLite interpreters do
 not run). Variants:
 
@@ -211,7 +212,8 @@ def parity(model_content: bytes, functions, pixels, repeats=20) -> dict:
     file size and median latency (batch of one).
     """
     pixels = np.asarray(pixels, "float32")
-    expected = functions.outputs(tf.constant(pixels))["logits"].numpy()
+    # The Keras model's logits, over the same test-time views as the TFLite model.
+    expected = functions.view_logits(functions.views(tf.constant(pixels))).numpy()
     expected_probabilities = tf.nn.softmax(expected).numpy()
     runner = interpreter(model_content)
     got = run(runner, pixels)

@@ -18,7 +18,9 @@ embeddings: each returned distance must be its class's true distance, and
 no class left out may be nearer, within ``NEAREST_ATOL`` (``JPEG_ATOL`` for
 JPEG images); ties may come in either order. A ``zero_shot`` signature,
 fed the model's own class attribute table, must return the model's logits
-(PNG images, the embedding tolerance).
+(PNG images, the embedding tolerance). For a version exported with
+``tta="flip"`` the reference probabilities are the mean softmax of the Keras
+model on the images and on their mirrors (flipped with NumPy here).
 """
 
 from __future__ import annotations
@@ -89,11 +91,25 @@ def _format(data: bytes) -> str:
     return "jpeg" if data[:3] == b"\xff\xd8\xff" else "png"
 
 
+def _view_outputs(functions, pixels_batch):
+    """The Keras model's outputs on the images and, for a ``tta="flip"`` export, on
+    their mirrors (flipped here with NumPy, independently of the signatures' flip)."""
+    batches = [np.asarray(pixels_batch, np.float32)]
+    if getattr(functions, "tta", None) == "flip":
+        batches.append(np.ascontiguousarray(batches[0][:, :, ::-1]))
+    return [
+        {key: value.numpy() for key, value in functions.outputs(tf.constant(batch)).items()}
+        for batch in batches
+    ]
+
+
 def _expected(functions, pixels_batch):
-    out = functions.outputs(tf.constant(pixels_batch, tf.float32))
+    """Reference probabilities (mean softmax over the test-time views) and the
+    embedding (of the image alone)."""
+    views = _view_outputs(functions, pixels_batch)
     return {
-        "probabilities": tf.nn.softmax(out["logits"]).numpy(),
-        "embedding": out["embedding"].numpy() if "embedding" in out else None,
+        "probabilities": np.mean([tf.nn.softmax(v["logits"]).numpy() for v in views], axis=0),
+        "embedding": views[0].get("embedding"),
     }
 
 
@@ -169,8 +185,8 @@ def _compare(functions, decoded, pixels, formats, served, listing):
         tolerance = max(EMBEDDING_RTOL * scale, EMBEDDING_ATOL)
         check("embedding", served["embed_pixels/embedding"], want, tolerance)
     if "serving_default/attribute_probabilities" in served and (~jpeg).any():
-        out = functions.outputs(tf.constant(resized[~jpeg], tf.float32))
-        want = tf.sigmoid(out["attribute_logits"]).numpy()
+        views = _view_outputs(functions, resized[~jpeg])
+        want = np.mean([tf.sigmoid(v["attribute_logits"]).numpy() for v in views], axis=0)
         got = served["serving_default/attribute_probabilities"][~jpeg]
         check("attributes", got, want, PNG_ATOL)
     text_head = getattr(functions, "text_head", None)

@@ -60,6 +60,13 @@ class TrainConfig:
         backbone_lr_multiplier: backbone learning rate relative to the head's.
             Defaults to 1.0.
         label_smoothing: cross-entropy label smoothing. Defaults to 0.0.
+        ema_momentum: keep an exponential moving average (EMA) of the trainable
+            weights, ``average = m * average + (1 - m) * weights`` after every
+            step (Keras' optimizer ``use_ema``); the averaged weights are the
+            ones validated each epoch (``val_*``, so the best checkpoint),
+            saved in best.keras, last.keras and model.keras and evaluated in
+            metrics.json. BatchNorm moving statistics are not averaged. None
+            trains without. See docs/training.md. Defaults to None.
         loss: "auto" (the model card's), "cross_entropy", "triplet",
             "contrastive", "cross_entropy+triplet" or "cross_entropy+contrastive";
             metric losses train the L2-normalised embedding of single-pass
@@ -128,6 +135,7 @@ class TrainConfig:
     momentum: float = 0.9
     backbone_lr_multiplier: float = 1.0
     label_smoothing: float = 0.0
+    ema_momentum: float | None = None
     loss: str = "auto"
     loss_term_weights: dict | None = None
     metric_loss_options: dict | None = None
@@ -212,6 +220,7 @@ class TrainConfig:
                 "`backbone_lr_multiplier` must be >= 0. "
                 f"Received: backbone_lr_multiplier={self.backbone_lr_multiplier!r}"
             )
+        check_ema_momentum(self.ema_momentum)
         check_int("embedding_dim", self.embedding_dim, allow_none=True)
         check_int("images_per_class", self.images_per_class)
         check_int("classes_per_batch", self.classes_per_batch, allow_none=True)
@@ -280,3 +289,21 @@ class TrainConfig:
         """
         values = dataclasses.asdict(self)
         return {key: value for key, value in values.items() if key not in EXECUTION_ONLY}
+
+
+def check_ema_momentum(value) -> None:
+    """Raise ValueError unless ``value`` is None or a number strictly between 0 and 1.
+
+    >>> check_ema_momentum(0.999)
+    >>> check_ema_momentum(1.0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: `ema_momentum` must be None or a number between 0 and 1 (exclusive), ...
+    """
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value < 1.0:
+        raise ValueError(
+            "`ema_momentum` must be None or a number between 0 and 1 (exclusive), "
+            f"e.g. 0.999. Received: ema_momentum={value!r}"
+        )

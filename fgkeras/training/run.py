@@ -16,6 +16,18 @@ A run directory holds everything a run produced:
 Starting the same command again after an interruption resumes from the last
 completed epoch (weights, optimizer state and epoch counter are restored by
 `keras.callbacks.BackupAndRestore`).
+
+With ``ema_momentum`` the optimizer keeps an exponential moving average of
+the trainable weights (Keras' ``use_ema``). `keras.callbacks.SwapEMAWeights`
+puts the averaged weights into the model for each validation and at each
+epoch's end, so ``val_*`` logs, ``best.keras`` and ``last.keras`` are the
+averaged model's; ``fit`` leaves the averaged weights in the model when it
+ends (``finalize_variable_values``), so ``model.keras`` and ``metrics.json``
+are too. The backup is written before the swap: it holds the raw weights and
+the optimizer's averages (and step count), so a resumed run carries the
+same average on. With ``freeze_epochs`` each phase has its own optimizer,
+hence its own average: the second phase starts from the first one's
+averaged weights. See docs/training.md.
 """
 
 from __future__ import annotations
@@ -24,6 +36,7 @@ import dataclasses
 import json
 import os
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -170,8 +183,10 @@ def _run(c: TrainConfig) -> TrainResult:
             validation_data=val_data,
             initial_epoch=first_epoch,
             epochs=last_epoch,
-            callbacks=_retrieval_callbacks(net, val_data, objective)
-            + _callbacks(run_dir, phase, chief, objective.monitor(card["monitor"])),
+            callbacks=_after_backup(
+                _callbacks(run_dir, phase, chief, objective.monitor(card["monitor"])),
+                _ema_callbacks(c) + _retrieval_callbacks(net, val_data, objective),
+            ),
             verbose=c.verbose,
             shuffle=False,  # the pipeline shuffles; Keras cannot shuffle a Dataset
         )
@@ -393,11 +408,33 @@ def _optimizer(c, learning_rate, steps_per_epoch, first_epoch, last_epoch):
         )
     else:
         rate = learning_rate
+    ema = _ema_options(c.ema_momentum, total)
     if c.optimizer == "sgd":
         return keras.optimizers.SGD(
-            rate, momentum=c.momentum, nesterov=True, weight_decay=c.weight_decay or None
+            rate, momentum=c.momentum, nesterov=True, weight_decay=c.weight_decay or None, **ema
         )
-    return keras.optimizers.AdamW(rate, weight_decay=c.weight_decay)
+    return keras.optimizers.AdamW(rate, weight_decay=c.weight_decay, **ema)
+
+
+def _ema_options(momentum, steps: int) -> dict:
+    """Keras' optimizer EMA arguments (``{}`` without EMA).
+
+    Keras starts the average at the weights after the first step, without
+    bias correction, so an average spanning more steps (``1 / (1 - momentum)``)
+    than the phase has stays close to the early weights: that is warned about.
+    """
+    if momentum is None:
+        return {}
+    horizon = 1.0 / (1.0 - momentum)
+    if horizon > steps:
+        warnings.warn(
+            f"ema_momentum={momentum} averages over about {horizon:.0f} steps and this "
+            f"training phase has {steps}: the averaged weights stay close to the first "
+            f"steps'. Use a smaller ema_momentum (e.g. {1 - 10 / max(steps, 20):.2f}) or "
+            "train longer.",
+            stacklevel=3,
+        )
+    return {"use_ema": True, "ema_momentum": float(momentum)}
 
 
 def _loss(label_smoothing: float, mixing):
@@ -431,6 +468,26 @@ def _callbacks(run_dir: str, phase: int, chief: bool, monitor: str) -> list:
             keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False),
         ]
     return callbacks
+
+
+def _after_backup(callbacks: list, inserted: list) -> list:
+    """``callbacks`` with ``inserted`` right after `keras.callbacks.BackupAndRestore`.
+
+    So the backup is written before an EMA swap (it keeps the raw weights and
+    the optimizer's averages), and the inserted callbacks act before the logs
+    are written and the checkpoints chosen (``SaveModel`` reads ``monitor``).
+    """
+    at = 1 + next(
+        i for i, cb in enumerate(callbacks) if isinstance(cb, keras.callbacks.BackupAndRestore)
+    )
+    return callbacks[:at] + list(inserted) + callbacks[at:]
+
+
+def _ema_callbacks(c: TrainConfig) -> list:
+    """With ``ema_momentum``: validation, logs and checkpoints see the averaged weights."""
+    if c.ema_momentum is None:
+        return []
+    return [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)]
 
 
 def _sampler_options(c: TrainConfig, replicas: int) -> dict:

@@ -109,7 +109,9 @@ def _apply(optimizer, backbone_optimizer, backbone_ids, pairs):
         return
     head = [(g, v) for g, v in pairs if id(v) not in backbone_ids]
     body = [(g, v) for g, v in pairs if id(v) in backbone_ids]
-    if head:
-        optimizer.apply_gradients(head)
+    # The backbone first: a head optimizer that averages every weight (EMA)
+    # then sees this step's backbone weights.
     if body:
         backbone_optimizer.apply_gradients(body)
+    if head:
+        optimizer.apply_gradients(head)

@@ -10,6 +10,16 @@ way to fine-tune a pretrained backbone slower than a new head. It also holds
 the workarounds that Keras 3's ``fit`` needs under MultiWorkerMirroredStrategy
 (keras-team/keras#20585), in one place.
 
+With an optimizer that keeps an exponential moving average of the weights
+(``use_ema=True``), `Trainer.compile` builds it on every trainable weight of
+the model at once: ``fit`` ends by writing the averages into
+``self.trainable_weights`` by position (``finalize_variable_values``), and
+`keras.callbacks.SwapEMAWeights` swaps ``optimizer._trainable_variables``,
+so one optimizer must average them all, in that order. With a backbone
+multiplier the head's optimizer averages the backbone too (the backbone's
+own optimizer keeps no average), and the step applies the backbone's
+update first, so that average sees each step's backbone weights.
+
 Export and saving use ``trainer.model``, never the trainer itself.
 """
 
@@ -126,7 +136,13 @@ class Trainer(keras.Model):
             config = self.optimizer.get_config()
             config["learning_rate"] = _scaled(self.optimizer, self.backbone_lr_multiplier)
             config["name"] = "backbone_optimizer"
+            config["use_ema"] = False  # the head's optimizer averages every weight
             self.backbone_optimizer = self.optimizer.__class__.from_config(config)
+        if uses_ema(self.optimizer) and not self.optimizer.built:
+            # Keras would build it at the first step, on the weights that have a
+            # gradient, in the step's order; `fit` writes the averages back into
+            # `self.trainable_weights` by position, so build it on exactly those.
+            self.optimizer.build(self.trainable_variables)
 
     def _uses_two_optimizers(self) -> bool:
         return self.backbone_lr_multiplier != 1.0 and has_layer(self.model, "backbone")
@@ -203,6 +219,17 @@ class Trainer(keras.Model):
                 tuple(objective["terms"]), tuple(objective["weights"]), objective["metric_options"]
             )
         return cls(**config)
+
+
+def uses_ema(optimizer) -> bool:
+    """True when ``optimizer`` (or the one a loss-scale optimizer wraps) keeps a
+    moving average of the weights.
+
+    >>> uses_ema(keras.optimizers.SGD(use_ema=True)), uses_ema(keras.optimizers.SGD())
+    (True, False)
+    """
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    return bool(getattr(inner, "use_ema", False))
 
 
 def _is_multi_worker(strategy) -> bool:
