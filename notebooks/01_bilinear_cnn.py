@@ -299,7 +299,7 @@ print("SavedModel agrees with Keras on", int((keras_top1 == served_top1).sum()),
 # difficulty of 0.2, 800 training images, 4 epochs; about a minute) only
 # shows that both models learn, well above the 0.125 chance: on our 2-core
 # CPU the baseline reached a test accuracy of about 0.94 and the B-CNN
-# about 0.85.
+# about 0.84 (the run shown above).
 #
 # The full schedule (`FGKERAS_TUTORIAL_QUICK=0`: 64×64 images, the
 # dataset's default difficulty 0.5, 2000 training images, 8 epochs) took

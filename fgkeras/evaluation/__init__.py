@@ -4,8 +4,9 @@ Modules: `metrics` (pure NumPy classification metrics), `evaluator`
 (`evaluate`, `evaluate_run`, reports), `retrieval` (Recall@K, MAP@R of
 embeddings; `embed_dataset`), `few_shot` (N-way K-shot episodes with
 prototypes), `zero_shot` (unseen classes from their attributes), `plots`
-(confusion matrix, per-class accuracy, training curves, embedding
-projection).
+(confusion matrices, per-class accuracy, training curves, embedding
+projection, feature maps), `multimodal_plots` (attribute predictions,
+retrieval results).
 """
 
 from fgkeras.evaluation.evaluator import evaluate, evaluate_run

@@ -1,5 +1,6 @@
-"""Figures of an evaluation: confusion matrix, per-class accuracy, training curves,
-and a 2-D projection of the embeddings.
+"""Figures of an evaluation: confusion matrices (one, or several side by side),
+per-class accuracy, training curves, a 2-D projection of the embeddings and
+a grid of a backbone's feature maps.
 
 Each function draws on its own `matplotlib.figure.Figure` (no pyplot, no global
 backend switch, safe in threads and notebooks) and saves a PNG.
@@ -23,6 +24,8 @@ FILE_NAMES = {
     "per_class_accuracy": "per_class_accuracy.png",
     "training_curves": "training_curves.png",
     "embedding_projection": "embedding_projection.png",
+    "confusion_matrices": "confusion_matrices.png",
+    "feature_maps": "feature_maps.png",
 }
 MAX_LEGEND_CLASSES = 20
 MAX_PROJECTED_POINTS = 2000
@@ -52,24 +55,85 @@ def plot_confusion_matrix(confusion, class_names=None, path=".", title=None) -> 
     >>> os.path.basename(out)
     'confusion_matrix.png'
     """
-    from matplotlib.colors import PowerNorm
     from matplotlib.figure import Figure
 
     confusion = np.asarray(confusion, np.float64)
+    num_classes = confusion.shape[0]
+    side = min(16.0, 4.0 + 0.3 * min(num_classes, MAX_LABELED_CLASSES) + 0.02 * num_classes)
+    fig = Figure(figsize=(side + 1.5, side))
+    ax = fig.add_subplot()
+    image = _draw_confusion(ax, confusion, class_names, title)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
+    return _save(fig, path, "confusion_matrix")
+
+
+def plot_confusion_matrices(confusions, class_names=None, titles=None, path=".") -> str:
+    """Save several row-normalized confusion matrices side by side as one PNG.
+
+    For comparing tasks or models at a glance: e.g. the same network trained
+    on all of Fashion-MNIST and on its four kinds of tops, where the errors
+    of the full task crowd into the tops. The panels share one colour scale
+    (fraction of each true class, 0 to 1); each is drawn as by
+    `plot_confusion_matrix` and may have its own number of classes.
+
+    Args:
+        confusions: a list of int arrays ``[C_i, C_i]``, rows true class,
+            columns predicted.
+        class_names: one list of ``C_i`` names per matrix, or None for
+            indices. Defaults to None.
+        titles: one title per matrix. Defaults to None (number of classes
+            and accuracy).
+        path: a ``.png`` file, or a folder to write ``confusion_matrices.png``
+            into. Defaults to ".".
+
+    Returns:
+        The path written.
+
+    >>> import tempfile
+    >>> out = plot_confusion_matrices([[[3, 1], [0, 4]], [[5, 0, 1], [1, 4, 1], [0, 2, 4]]],
+    ...                               [["a", "b"], ["x", "y", "z"]], path=tempfile.mkdtemp())
+    >>> os.path.basename(out)
+    'confusion_matrices.png'
+    """
+    from matplotlib.figure import Figure
+
+    confusions = [np.asarray(c, np.float64) for c in confusions]
+    if not confusions or any(c.ndim != 2 or c.shape[0] != c.shape[1] for c in confusions):
+        raise ValueError(
+            "plot_confusion_matrices needs a non-empty list of square matrices. Received "
+            f"shapes: {[c.shape for c in confusions]}"
+        )
+    count = len(confusions)
+    class_names = [None] * count if class_names is None else list(class_names)
+    titles = [None] * count if titles is None else list(titles)
+    if len(class_names) != count or len(titles) != count:
+        raise ValueError(
+            f"Give one list of class names and one title per matrix ({count}). Received: "
+            f"{len(class_names)} class name lists, {len(titles)} titles."
+        )
+    largest = max(min(len(c), MAX_LABELED_CLASSES) for c in confusions)
+    side = min(9.0, 3.0 + 0.25 * largest)
+    fig = Figure(figsize=(side * count + 1.0, side), layout="constrained")
+    axes = [fig.add_subplot(1, count, n + 1) for n in range(count)]
+    for ax, confusion, names, title in zip(axes, confusions, class_names, titles):
+        image = _draw_confusion(ax, confusion, names, title)
+    fig.colorbar(image, ax=axes, fraction=0.03, pad=0.02, label="fraction of true class")
+    return _save(fig, path, "confusion_matrices")
+
+
+def _draw_confusion(ax, confusion, class_names, title):
+    """Draw one row-normalized confusion matrix on ``ax``; return its image for a colorbar."""
+    from matplotlib.colors import PowerNorm
+
     num_classes = confusion.shape[0]
     support = confusion.sum(axis=1, keepdims=True)
     rates = np.divide(confusion, support, out=np.zeros_like(confusion), where=support > 0)
     if title is None:
         accuracy = np.trace(confusion) / max(confusion.sum(), 1)
         title = f"Confusion matrix ({num_classes} classes, top-1 {accuracy:.1%})"
-
-    side = min(16.0, 4.0 + 0.3 * min(num_classes, MAX_LABELED_CLASSES) + 0.02 * num_classes)
-    fig = Figure(figsize=(side + 1.5, side))
-    ax = fig.add_subplot()
     # Past the labelled size a square-root colour scale keeps rare confusions visible.
     norm = PowerNorm(0.5 if num_classes > MAX_LABELED_CLASSES else 1.0, vmin=0.0, vmax=1.0)
     image = ax.imshow(rates, cmap="Blues", norm=norm, interpolation="nearest")
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.set_title(title)
@@ -86,7 +150,7 @@ def plot_confusion_matrix(confusion, class_names=None, path=".", title=None) -> 
                     color = "white" if rates[i, j] > 0.5 else "black"
                     ax.text(j, i, f"{int(confusion[i, j])}", ha="center", va="center",
                             color=color, fontsize=8)  # fmt: skip
-    return _save(fig, path, "confusion_matrix")
+    return image
 
 
 def plot_per_class_accuracy(per_class, path=".", title=None) -> str:
@@ -277,6 +341,79 @@ def plot_embedding_projection(
     return _save(fig, path, "embedding_projection")
 
 
+def plot_feature_maps(feature_maps, image=None, max_channels=8, path=".", title=None) -> str:
+    """Save a grid of one image's feature maps: one row per layer, its most active channels.
+
+    Each row shows the ``max_channels`` channels with the largest mean
+    activation, strongest first, each on its own colour scale (bright = high
+    activation), labelled with the layer's name, map size and channel count.
+    The input image, when given, is drawn in a first column.
+
+    Args:
+        feature_maps: ``{name: array [h, w, channels]}`` for one image (a
+            leading batch axis of size 1 is dropped), e.g. one image's slice
+            of `fgkeras.models.backbones.feature_maps`.
+        image: the input, ``[H, W]`` or ``[H, W, 1 or 3]`` 0-255 pixels.
+            Defaults to None.
+        max_channels: channels shown per layer. Defaults to 8.
+        path: a ``.png`` file, or a folder to write ``feature_maps.png`` into.
+            Defaults to ".".
+        title: figure title. Defaults to None.
+
+    Returns:
+        The path written.
+
+    >>> import tempfile
+    >>> maps = {"conv1": np.random.rand(8, 8, 4), "conv2": np.random.rand(4, 4, 16)}
+    >>> out = plot_feature_maps(maps, np.zeros((8, 8)), max_channels=3, path=tempfile.mkdtemp())
+    >>> os.path.basename(out)
+    'feature_maps.png'
+    """
+    from matplotlib.figure import Figure
+
+    rows = {}
+    for name, value in dict(feature_maps).items():
+        value = np.asarray(value, np.float64)
+        if value.ndim == 4 and value.shape[0] == 1:
+            value = value[0]
+        if value.ndim != 3:
+            raise ValueError(
+                "plot_feature_maps takes one image's maps, [h, w, channels] each. Received: "
+                f"{name!r} with shape {value.shape}"
+            )
+        rows[name] = value
+    if not rows or int(max_channels) < 1:
+        raise ValueError(
+            "plot_feature_maps needs at least one map and max_channels >= 1. Received: "
+            f"{len(rows)} maps, max_channels={max_channels!r}"
+        )
+    columns = int(max_channels) + (image is not None)
+    fig = Figure(figsize=(1.0 * columns + 1.0, 1.2 * len(rows) + 0.4), layout="constrained")
+    axes = fig.subplots(len(rows), columns, squeeze=False)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_frame_on(False)
+    if image is not None:
+        pixels = np.asarray(image, np.float64)
+        pixels = pixels[..., 0] if pixels.ndim == 3 and pixels.shape[-1] == 1 else pixels
+        axes[0, 0].imshow(np.clip(pixels, 0, 255).astype(np.uint8), cmap="gray", vmin=0, vmax=255)
+        axes[0, 0].set_title("input", fontsize=8)
+    for row, (name, value) in enumerate(rows.items()):
+        strongest = np.argsort(-value.mean(axis=(0, 1)), kind="stable")[: int(max_channels)]
+        for n, channel in enumerate(strongest):
+            ax = axes[row, n + (image is not None)]
+            ax.imshow(value[..., channel], cmap="viridis", interpolation="nearest")
+            ax.set_title(f"ch {channel}", fontsize=7)
+        height, width, channels = value.shape
+        axes[row, int(image is not None)].set_ylabel(
+            f"{_short(name, 26)}\n{height}×{width}, {channels} ch", fontsize=6
+        )
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path, "feature_maps")
+
+
 def _project(x, method, seed):
     """2-D coordinates of ``x`` and the method's name for the title."""
     if method in ("auto", "tsne"):
@@ -319,6 +456,8 @@ def _save(fig, path, kind) -> str:
     if not path.lower().endswith(".png"):
         os.makedirs(path, exist_ok=True)
         path = os.path.join(path, FILE_NAMES[kind])
+    else:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     if fig.get_layout_engine() is None:
         fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -5,6 +5,7 @@ be frozen with one switch) whose first layer is its own `ImagePreprocessing`.
 Its output is the last convolutional feature map; with ``stages=True`` it
 returns a dict of named stages ``{"stage1": ..., "stage5": ...}``, one per
 output stride 2, 4, 8, 16, 32, so other code can fetch them by name.
+`feature_maps` runs any of a trained backbone's layers on images.
 
 Backbones come from `keras.applications`, plus ``"tiny"``, a small, fast CNN
 for CPU work and low-resolution data (e.g. 28×28 Fashion-MNIST).
@@ -20,6 +21,7 @@ import warnings
 from collections.abc import Callable
 
 import keras
+import numpy as np
 from keras import layers
 
 from fgkeras.layers.preprocessing import ImagePreprocessing
@@ -126,6 +128,56 @@ def build_backbone(
     if own_file:
         _load_backbone_weights(backbone, weights, name, input_shape)
     return backbone
+
+
+def feature_maps(model, images, layer_names=None) -> dict:
+    """A backbone's intermediate feature maps on ``images``, by layer name.
+
+    Probes the ``backbone`` sub-model of a zoo model (or a backbone from
+    `build_backbone` itself) in inference mode, so what a trained network
+    computes layer by layer can be drawn (see
+    `fgkeras.evaluation.plots.plot_feature_maps`).
+
+    Args:
+        model: a model from `fgkeras.build` (with a ``backbone`` layer) or a
+            backbone.
+        images: raw 0-255 pixels ``[B, H, W, C]``, as the model takes them.
+        layer_names: names of layers inside the backbone. Defaults to None:
+            the last layer at each spatial size (for ``tiny``, the last
+            ReLU of each stage), shallow to deep.
+
+    Returns:
+        ``{layer name: float32 array [B, h, w, channels]}`` in the given order.
+
+    >>> backbone = build_backbone("tiny", input_shape=(28, 28, 1), weights=None)
+    >>> maps = feature_maps(backbone, np.zeros((2, 28, 28, 1), "float32"))
+    >>> {name: value.shape for name, value in maps.items()}  # doctest: +NORMALIZE_WHITESPACE
+    {'tiny_stage1_conv2_relu': (2, 28, 28, 32), 'tiny_stage2_conv2_relu': (2, 14, 14, 64),
+     'tiny_stage3_conv2_relu': (2, 7, 7, 128)}
+    """
+    names = [layer.name for layer in model.layers]
+    backbone = model.get_layer("backbone") if "backbone" in names else model
+    if layer_names is None:
+        last = {}
+        for layer in backbone.layers[1:]:  # not the input layer
+            shape = getattr(layer.output, "shape", None)
+            if shape is not None and len(shape) == 4:
+                last.pop(tuple(shape[1:3]), None)  # keep dict order = depth of the last layer
+                last[tuple(shape[1:3])] = layer.name
+        layer_names = list(last.values())
+    outputs = {}
+    for name in layer_names:
+        try:
+            outputs[name] = backbone.get_layer(name).output
+        except ValueError as error:
+            raise ValueError(
+                f"Backbone {backbone.name!r} has no layer named {name!r}. Its layers: "
+                f"{[layer.name for layer in backbone.layers]}. "
+                f"Received: layer_names={layer_names!r}"
+            ) from error
+    probe = keras.Model(backbone.input, outputs)
+    result = probe(np.asarray(images, "float32"), training=False)
+    return {name: np.asarray(result[name]) for name in layer_names}
 
 
 def pretrained_backbone_file(run_dir) -> str:
