@@ -27,6 +27,7 @@ NOTEBOOKS = (
     "01_bilinear_cnn",
     "02_where_to_look",
     "04_multimodal",
+    "05_losses_and_embeddings",
 )
 CELL_TIMEOUT_S = 600
 CHANCE = 1 / 8  # the synthetic source's 8 classes
@@ -133,3 +134,18 @@ def test_multimodal_notebook_runs(tmp_path, monkeypatch):
     assert with_side > without > 2 / 27, printed  # the side vector helps; 1/27 is chance
     gallery = tmp_path / "runs" / "tutorials" / "04_multimodal" / "gallery"
     assert len(os.listdir(gallery)) == 192
+
+
+@pytest.mark.large
+def test_losses_and_embeddings_notebook_runs(tmp_path, monkeypatch):
+    printed = _execute("05_losses_and_embeddings", tmp_path, monkeypatch)
+    largest = float(re.search(r"largest NumPy-vs-Keras difference: (\S+)", printed).group(1))
+    assert largest < 1e-5, printed
+    for name in ("cross_entropy", "triplet"):  # 4-way episodes on 4 classes never trained on
+        pattern = (
+            rf"^{name}\s+4-way 5-shot accuracy on unseen classes: ([0-9.]+) .*\(chance ([0-9.]+)\)"
+        )
+        accuracy, chance = (float(value) for value in re.search(pattern, printed, re.M).groups())
+        assert chance == pytest.approx(0.25, abs=1e-3) and accuracy > chance, printed
+    figures = tmp_path / "runs" / "tutorials" / "05_losses_and_embeddings"
+    assert os.path.isfile(figures / "embedding_triplet.png")
