@@ -26,6 +26,7 @@ NOTEBOOKS = (
     "00_foundations",
     "01_bilinear_cnn",
     "02_where_to_look",
+    "03_recurrent_attention",
     "04_multimodal",
     "05_losses_and_embeddings",
 )
@@ -120,6 +121,20 @@ def test_where_to_look_notebook_runs(tmp_path, monkeypatch):
         accuracy, own_map_in_part, _ = (float(value) for value in row.groups())
         assert accuracy > 2 * CHANCE, printed
         assert own_map_in_part > chance, printed
+
+
+@pytest.mark.large
+def test_recurrent_attention_notebook_runs(tmp_path, monkeypatch):
+    printed = _execute("03_recurrent_attention", tmp_path, monkeypatch)
+    largest = float(re.search(r"largest NumPy-vs-Keras difference: (\S+)", printed).group(1))
+    assert largest < 1e-5, printed
+    pattern = r"hierarchical top-level accuracy ([0-9.]+) vs species accuracy ([0-9.]+)"
+    top, species = (float(value) for value in re.search(pattern, printed).groups())
+    assert top >= species, printed  # a right species has a right family
+    for name in ("baseline", "lstm_attention", "recurrent_glimpse", "hierarchical"):
+        assert re.search(rf"^{name}\s+test top-1 [0-9.]+$", printed, re.M), printed
+    runs = tmp_path / "runs" / "tutorials" / "03_recurrent_attention"
+    assert os.path.isdir(runs / "hierarchical")
 
 
 @pytest.mark.large
