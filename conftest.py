@@ -4,6 +4,7 @@ Environment variables are set before TensorFlow is imported so that the
 library never writes to the user's ``~/.keras`` or ``~/tensorflow_datasets``.
 """
 
+import gc
 import os
 import tempfile
 
@@ -15,6 +16,19 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
+
+
+def pytest_collection_finish(session):
+    """Freeze what collection created (TensorFlow, Keras, fgkeras, test modules).
+
+    Each test ends with ``keras.backend.clear_session()``, whose
+    ``gc.collect()`` walks every tracked object; with TensorFlow imported
+    that is over 300,000 objects, about 0.2 s of CPU per test (a quarter
+    of the unit tests' time). Frozen objects are skipped by every later
+    collection, that one and TensorFlow's own tracing's; they live as long
+    as the process anyway, and objects the tests create are still freed.
+    """
+    gc.freeze()
 
 
 @pytest.fixture(autouse=True)
