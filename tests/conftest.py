@@ -10,10 +10,13 @@ their usual order after them.
 """
 
 LONGEST_FIRST = (
+    "tests/test_notebooks.py",  # six tutorials run one after another in one worker
     "tests/models/test_reload_models_a.py",
     "tests/models/test_reload_models_b.py",
     "tests/models/test_reload_models_c.py",
-    "tests/test_notebooks.py",
+    "tests/training/test_ema.py",
+    "tests/serving/test_tta_export.py",
+    "tests/test_configs.py",
     "tests/models/test_attention_models.py",
     "tests/training/test_distribute.py",
     "tests/training/test_train.py",
