@@ -41,7 +41,12 @@ from results_io import add_results_dir_argument, settings_of, write_results  # n
 
 import fgkeras  # noqa: E402
 from fgkeras.data import synthetic  # noqa: E402
-from fgkeras.inference.explanations import attention_maps, grad_cam, peak_in_boxes  # noqa: E402
+from fgkeras.inference.explanations import (  # noqa: E402
+    attention_maps,
+    chance_in_boxes,
+    grad_cam,
+    peak_in_boxes,
+)
 
 MODELS = (
     "baseline",
@@ -86,16 +91,6 @@ def grad_cam_in(model, images, boxes):
     return peak_in_boxes(np.concatenate(cams), boxes)
 
 
-def chance(boxes, grid=16):
-    """Mean fraction of a grid's cell centres inside any of each image's boxes."""
-    centers = (np.arange(grid) + 0.5) / grid
-    y, x = np.meshgrid(centers, centers, indexing="ij")
-    y, x = y[None, None], x[None, None]
-    b = boxes[..., None, None]
-    inside = (b[:, :, 0] <= y) & (y <= b[:, :, 2]) & (b[:, :, 1] <= x) & (x <= b[:, :, 3])
-    return float(inside.any(axis=1).mean())
-
-
 def run(models, epochs, train_size, test_size, image_size, difficulty, batch_size, seed):
     train = synthetic.generate(
         train_size, image_size=image_size, difficulty=difficulty, seed=seed, split="train"
@@ -138,7 +133,7 @@ def run(models, epochs, train_size, test_size, image_size, difficulty, batch_siz
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
-    return rows, chance(test.part_bbox), chance(test.bbox[:, None, :])
+    return rows, chance_in_boxes(test.part_bbox), chance_in_boxes(test.bbox[:, None, :])
 
 
 def markdown(rows, chance_part, chance_object):

@@ -48,7 +48,12 @@ from training_runs import done_keys, load_rows, mean_spread, row_metrics  # noqa
 
 import fgkeras  # noqa: E402
 from fgkeras.data import synthetic  # noqa: E402
-from fgkeras.inference.explanations import attention_maps, grad_cam, peak_in_boxes  # noqa: E402
+from fgkeras.inference.explanations import (  # noqa: E402
+    attention_maps,
+    chance_in_boxes,
+    grad_cam,
+    peak_in_boxes,
+)
 
 RESULTS = "recurrent_models"
 MODELS = ("baseline", "lstm_attention", "recurrent_glimpse", "tree_lstm", "hierarchical")
@@ -128,7 +133,10 @@ def where_it_looks(model, name, image_size, args) -> dict:
     batches = [images[i : i + 64] for i in range(0, len(images), 64)]
     if name == "baseline":
         cams = np.concatenate([grad_cam(model, b) for b in batches])
-        return {"in_part": [float(peak_in_boxes(cams, parts).mean())], "chance": chance(parts, 8)}
+        return {
+            "in_part": [float(peak_in_boxes(cams, parts).mean())],
+            "chance": chance_in_boxes(parts, 8),
+        }
     if name == "lstm_attention":
         names = [layer.name for layer in model.layers if layer.name.startswith("attention_maps_")]
         maps = [attention_maps(model, b, names) for b in batches]
@@ -136,7 +144,7 @@ def where_it_looks(model, name, image_size, args) -> dict:
             float(peak_in_boxes(np.concatenate([m[n] for m in maps]), parts).mean()) for n in names
         ]
         grid = maps[0][names[0]].shape[1]
-        return {"in_part": shares, "chance": chance(parts, grid)}
+        return {"in_part": shares, "chance": chance_in_boxes(parts, grid)}
     if name == "recurrent_glimpse":
         boxes_model = keras.Model(model.input, model.get_layer("glimpse_boxes").output)
         boxes = np.asarray(boxes_model.predict(images, batch_size=64, verbose=0))
@@ -148,18 +156,8 @@ def where_it_looks(model, name, image_size, args) -> dict:
             & (p[..., 1] <= cx[..., None])
             & (cx[..., None] <= p[..., 3])
         ).any(axis=-1)
-        return {"in_part": inside.mean(axis=0).tolist(), "chance": chance(parts, 64)}
+        return {"in_part": inside.mean(axis=0).tolist(), "chance": chance_in_boxes(parts, 64)}
     return {}
-
-
-def chance(boxes, grid):
-    """Mean share of a ``grid``×``grid`` map's cell centres inside any part box
-    (what a peak at a random cell scores; grid 64 ≈ a random point)."""
-    centers = (np.arange(grid) + 0.5) / grid
-    y, x = np.meshgrid(centers, centers, indexing="ij")
-    b = boxes[..., None, None]
-    inside = (b[:, :, 0] <= y) & (y <= b[:, :, 2]) & (b[:, :, 1] <= x) & (x <= b[:, :, 3])
-    return float(inside.any(axis=1).mean())
 
 
 def step_costs(setting, repeats=7) -> dict:

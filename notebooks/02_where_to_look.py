@@ -264,15 +264,6 @@ plt.show()
 
 
 # %%
-def chance_in_boxes(boxes, grid):
-    """Mean share of a grid's cell centres that fall inside any of each image's boxes."""
-    centers = (np.arange(grid) + 0.5) / grid
-    y, x = np.meshgrid(centers, centers, indexing="ij")
-    b = np.asarray(boxes)[..., None, None]  # (image, box, 4, 1, 1)
-    inside = (b[:, :, 0] <= y) & (y <= b[:, :, 2]) & (b[:, :, 1] <= x) & (x <= b[:, :, 3])
-    return float(inside.any(axis=1).mean())
-
-
 scores = {}
 for name, model in models.items():
     own = explain.attention_maps(model, x_test)["attention_maps"]
@@ -283,7 +274,7 @@ for name, model in models.items():
         "Grad-CAM in part": explain.peak_in_boxes(cam, test.part_bbox).mean(),
     }
 grid = own.shape[1]
-chance = chance_in_boxes(test.part_bbox, grid)
+chance = explain.chance_in_boxes(test.part_bbox, grid)
 
 print(f"{'model':<16}{'accuracy':>10}{'own map in part':>18}{'Grad-CAM in part':>18}")
 for name, row in scores.items():

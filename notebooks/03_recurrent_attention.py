@@ -290,15 +290,6 @@ plt.show()
 
 
 # %%
-def chance_in_boxes(boxes, grid):
-    """Mean share of a grid's cell centres that fall inside any of each image's boxes."""
-    centers = (np.arange(grid) + 0.5) / grid
-    y, x = np.meshgrid(centers, centers, indexing="ij")
-    b = np.asarray(boxes)[..., None, None]  # (image, box, 4, 1, 1)
-    inside = (b[:, :, 0] <= y) & (y <= b[:, :, 2]) & (b[:, :, 1] <= x) & (x <= b[:, :, 3])
-    return float(inside.any(axis=1).mean())
-
-
 all_maps = explain.attention_maps(lstm, images, step_names)
 attention_in_part = [explain.peak_in_boxes(all_maps[n], test.part_bbox).mean() for n in step_names]
 glimpse_in_part = []
@@ -311,7 +302,7 @@ for t in range(boxes.shape[1]):
 print(f"{'in a part box':<28}" + "".join(f"{f'step {t + 1}':>9}" for t in range(3)))
 print(f"{'lstm_attention peak':<28}" + "".join(f"{v:>9.3f}" for v in attention_in_part))
 print(f"{'recurrent_glimpse centre':<28}" + "".join(f"{v:>9.3f}" for v in glimpse_in_part))
-print(f"{'random cell (16x16 grid)':<28}{chance_in_boxes(test.part_bbox, 16):>9.3f}")
+print(f"{'random cell (16x16 grid)':<28}{explain.chance_in_boxes(test.part_bbox, 16):>9.3f}")
 
 # %% [markdown]
 # ## Coarse to fine: `hierarchical` against the flat baseline

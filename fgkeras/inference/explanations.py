@@ -180,6 +180,25 @@ def peak_in_boxes(heatmaps, boxes) -> np.ndarray:
     return inside.any(axis=-1)
 
 
+def chance_in_boxes(boxes, grid=16) -> float:
+    """What `peak_in_boxes` scores for a peak at a random cell: the mean share of
+    a ``grid`` × ``grid`` map's cell centres inside any of each image's boxes.
+
+    Args:
+        boxes: (batch, k, 4) normalized (ymin, xmin, ymax, xmax).
+        grid: cells per side of the map (a large grid ≈ a random point).
+            Defaults to 16.
+
+    >>> chance_in_boxes(np.array([[[0.0, 0.0, 0.5, 0.5]]]), grid=4)
+    0.25
+    """
+    centers = (np.arange(grid) + 0.5) / grid
+    y, x = np.meshgrid(centers, centers, indexing="ij")
+    b = np.asarray(boxes)[..., None, None]  # (image, box, 4, 1, 1)
+    inside = (b[:, :, 0] <= y) & (y <= b[:, :, 2]) & (b[:, :, 1] <= x) & (x <= b[:, :, 3])
+    return float(inside.any(axis=1).mean())
+
+
 def upsample(heatmap, size) -> np.ndarray:
     """Bilinearly resize one (h, w) map to ``size`` = (height, width).
 

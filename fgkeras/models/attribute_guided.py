@@ -32,8 +32,8 @@ import fnmatch
 import keras
 from keras import layers
 
-from fgkeras.checks import check_int
 from fgkeras.layers.side_input import FeatureModulation, SideVector
+from fgkeras.models.attributes import resolve_num_attributes
 from fgkeras.models.common import backbone_feature_map, model_input, with_side_inputs
 from fgkeras.models.heads import check_num_classes, classification_head
 from fgkeras.models.registry import register_model
@@ -160,14 +160,7 @@ def build_attribute_guided(
     ([(None, 32, 32, 3), (None, 6)], (None, 4))
     """
     check_num_classes(num_classes)
-    if num_attributes is None:
-        num_attributes = len(attribute_names) if attribute_names is not None else 312
-    check_int("num_attributes", num_attributes)
-    if attribute_names is not None and len(attribute_names) != num_attributes:
-        raise ValueError(
-            f"`attribute_names` must have one entry per attribute ({num_attributes}). "
-            f"Received {len(attribute_names)}."
-        )
+    num_attributes = resolve_num_attributes(num_attributes, attribute_names)
     if fusion not in FUSIONS:
         raise ValueError(f"`fusion` must be one of {FUSIONS}. Received: fusion={fusion!r}")
     columns = side_columns(side_attributes, attribute_names, num_attributes)

@@ -105,6 +105,31 @@ class AttributeMultitaskModel(MultiPassModel):
         }
 
 
+def resolve_num_attributes(num_attributes, attribute_names) -> int:
+    """A, the number of attributes: given, else ``len(attribute_names)``, else 312
+    (CUB-200-2011's); an int >= 1 with one name per attribute when names are given.
+
+    >>> resolve_num_attributes(None, ["has_crown::red", "has_wing::red"])
+    2
+    >>> resolve_num_attributes(None, None)
+    312
+    """
+    if num_attributes is None:
+        num_attributes = len(attribute_names) if attribute_names is not None else 312
+    if (
+        isinstance(num_attributes, bool)
+        or not isinstance(num_attributes, int)
+        or num_attributes < 1
+    ):
+        raise ValueError(f"`num_attributes` must be an int >= 1. Received: {num_attributes!r}")
+    if attribute_names is not None and len(attribute_names) != num_attributes:
+        raise ValueError(
+            f"`attribute_names` must have one entry per attribute ({num_attributes}). "
+            f"Received {len(attribute_names)}."
+        )
+    return num_attributes
+
+
 def build_attribute_multitask(
     num_classes: int = 200,
     backbone: str = "resnet50",
@@ -145,14 +170,7 @@ def build_attribute_multitask(
     ((None, 5), (None, 6))
     """
     check_num_classes(num_classes)
-    if num_attributes is None:
-        num_attributes = len(attribute_names) if attribute_names is not None else 312
-    if (
-        isinstance(num_attributes, bool)
-        or not isinstance(num_attributes, int)
-        or num_attributes < 1
-    ):
-        raise ValueError(f"`num_attributes` must be an int >= 1. Received: {num_attributes!r}")
+    num_attributes = resolve_num_attributes(num_attributes, attribute_names)
     inputs = model_input(input_shape)
     feature_map = backbone_feature_map(inputs, backbone, weights, freeze_backbone)
     pooled = layers.GlobalAveragePooling2D(name="image_pooling")(feature_map)

@@ -32,7 +32,7 @@ from fgkeras.serving import tflite as tflite_lib
 from fgkeras.serving.gallery import Gallery, build_gallery
 from fgkeras.serving.preprocess import decode_images
 from fgkeras.serving.samples import encode, synthetic_images
-from fgkeras.serving.signatures import ServingFunctions
+from fgkeras.serving.signatures import ServingFunctions, _has_layer
 from fgkeras.serving.verify import verify_saved_model
 from fgkeras.serving.versions import atomic_version_dir, check_export_dir
 from fgkeras.serving.warmup import warmup_requests, write_warmup
@@ -291,7 +291,7 @@ def _card(functions, version):
 def _side_card(functions):
     """What a client sends as the side input, and which entries the model reads."""
     zoo = functions.model
-    columns = zoo.get_layer("side_vector").columns if _has_side_vector(zoo) else None
+    columns = zoo.get_layer("side_vector").columns if _has_layer(zoo, "side_vector") else None
     return {
         "side_input": {
             "name": "attributes",
@@ -302,10 +302,6 @@ def _side_card(functions):
             "names_file": "assets/attribute_names.txt",
         }
     }
-
-
-def _has_side_vector(model):
-    return any(layer.name == "side_vector" for layer in model.layers)
 
 
 def _zero_shot_card(head):
