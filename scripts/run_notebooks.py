@@ -24,7 +24,7 @@ Usage (from the repository root)::
     .venv/bin/python scripts/run_notebooks.py 00_foundations   # one (name or path)
 
 A failing cell raises ``nbclient.exceptions.CellExecutionError`` naming it, and
-that notebook's ``.ipynb`` is left unchanged. ``tests/test_notebooks.py``
+that notebook's ``.ipynb`` is left unchanged. ``tests/notebooks/``
 checks that each ``.ipynb`` matches its ``.py`` and holds outputs.
 """
 

@@ -10,10 +10,16 @@ their usual order after them.
 """
 
 LONGEST_FIRST = (
-    "tests/test_notebooks.py",  # six tutorials run one after another in one worker
+    # One file per tutorial, so the workers share them (kernel CPU time of each quick run).
+    "tests/notebooks/test_nb_04_multimodal.py",  # 145 s
     "tests/models/test_reload_models_a.py",
     "tests/models/test_reload_models_b.py",
     "tests/models/test_reload_models_c.py",
+    "tests/notebooks/test_nb_03_recurrent_attention.py",  # 103 s
+    "tests/notebooks/test_nb_01_bilinear_cnn.py",  # 77 s
+    "tests/notebooks/test_nb_02_where_to_look.py",  # 73 s
+    "tests/notebooks/test_nb_00_foundations.py",  # 45 s
+    "tests/notebooks/test_nb_05_losses_and_embeddings.py",  # 45 s
     "tests/training/test_ema.py",
     "tests/serving/test_tta_export.py",
     "tests/test_configs.py",
