@@ -239,6 +239,7 @@ def plot_training_curves(history_csv, path=".") -> str:
     'training_curves.png'
     """
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     history = read_history(history_csv)
     epochs = history.pop("epoch", None)
@@ -260,6 +261,7 @@ def plot_training_curves(history_csv, path=".") -> str:
                 ax.plot(epochs, history[key], style, marker="o", markersize=3, label=label)
         ax.set_title(metric)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no 1.5 epochs with few epochs
         ax.grid(alpha=0.3)
         if "learning_rate" not in metric and metric != "lr":
             ax.legend()
