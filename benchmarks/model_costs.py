@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -45,6 +44,7 @@ from results_io import (  # noqa: E402
 )
 
 import fgkeras  # noqa: E402
+from fgkeras.inference.speed import interleaved_times  # noqa: E402
 
 
 def count_flops(model: keras.Model) -> int:
@@ -202,28 +202,6 @@ def flagship_pair(size: int, num_classes: int = 200):
     return zoo, reference, check_same_function(zoo, reference)
 
 
-def interleaved_seconds(tasks: dict[str, Callable[[], object]], repeats: int) -> dict:
-    """Wall and CPU seconds of each task over ``repeats`` rounds, after one warm-up call each.
-
-    Tasks run interleaved, in turn, in an order reversed every other round
-    (A B, B A, ...), so that a load change on the machine hits all of them alike.
-    CPU seconds are this process's (all threads, user + system): on a machine
-    shared with other jobs they count the work done, where wall time also
-    counts the waits for a core. Returns ``{"wall": {task: [...]}, "cpu": {...}}``.
-    """
-    for task in tasks.values():
-        task()  # trace and warm up
-    times = {clock: {name: [] for name in tasks} for clock in ("wall", "cpu")}
-    names = list(tasks)
-    for round_ in range(repeats):
-        for name in names if round_ % 2 == 0 else names[::-1]:
-            wall, cpu = time.perf_counter(), time.process_time()
-            tasks[name]()
-            times["cpu"][name].append(time.process_time() - cpu)
-            times["wall"][name].append(time.perf_counter() - wall)
-    return times
-
-
 def compare(times: dict) -> dict:
     """Median seconds of the zoo and the reference, their ratio, and the paired ratios."""
     zoo, reference = (float(np.median(times[k])) for k in ("zoo", "reference"))
@@ -252,7 +230,7 @@ def flagship_size(size, infer_batch, train_batch, repeats, num_classes, seed=0) 
                     keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 )
                 tasks[which] = lambda m=model: m.train_on_batch(x_train, y_train)
-        times = interleaved_seconds(tasks, repeats)
+        times = interleaved_times(tasks, repeats)
         row = {"input": size, "phase": phase, "batch": batch, "repeats": repeats,
                "max_logit_difference": diff, "times": times}  # fmt: skip
         row.update({clock: compare(times[clock]) for clock in ("wall", "cpu")})
