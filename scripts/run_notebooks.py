@@ -54,11 +54,12 @@ VOLATILE_CELL_METADATA = ("execution", "ExecuteTime", "collapsed", "scrolled")
 # Log lines of TensorFlow's C++ runtime, e.g. "I0000 00:00:1796196551.401244   12396
 # port.cc:153] oneDNN custom operations are on...", and of its Python logger, e.g.
 # "INFO:tensorflow:Assets written to: /tmp/.../assets", and TFLite's interpreter,
-# "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.".
+# "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.", and its converter's
+# "fully_quantize: 0, inference_type: 6, ...".
 LOG_LINE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to "
     r"STDERR|[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] .*|INFO:tensorflow:.*"
-    r"|INFO: Created TensorFlow Lite .*)$"
+    r"|INFO: Created TensorFlow Lite .*|fully_quantize: \d+, inference_type: .*)$"
 )
 
 

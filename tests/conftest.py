@@ -18,6 +18,10 @@ LONGEST_FIRST = (
     "tests/notebooks/test_nb_03_recurrent_attention.py",  # 103 s
     "tests/notebooks/test_nb_01_bilinear_cnn.py",  # 77 s
     "tests/notebooks/test_nb_02_where_to_look.py",  # 73 s
+    "tests/notebooks/test_nb_09_faq.py",  # 61 s
+    "tests/notebooks/test_nb_06_practice.py",  # 58 s
+    "tests/notebooks/test_nb_08_open_problems.py",  # 53 s
+    "tests/notebooks/test_nb_07_deployment.py",  # 45 s
     "tests/notebooks/test_nb_00_foundations.py",  # 45 s
     "tests/notebooks/test_nb_05_losses_and_embeddings.py",  # 45 s
     "tests/training/test_ema.py",

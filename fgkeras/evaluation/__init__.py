@@ -6,7 +6,10 @@ embeddings; `embed_dataset`), `few_shot` (N-way K-shot episodes with
 prototypes), `zero_shot` (unseen classes from their attributes), `plots`
 (confusion matrices, per-class accuracy, training curves, embedding
 projection, feature maps), `multimodal_plots` (attribute predictions,
-retrieval results).
+retrieval results), `example_plots` (augmented views, the images behind
+the most-confused pairs), `curves` (generalization gap, runs' curves side
+by side), `selective` (confidence thresholds: share routed to a person vs
+accuracy of the rest).
 """
 
 from fgkeras.evaluation.evaluator import evaluate, evaluate_run

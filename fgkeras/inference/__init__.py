@@ -3,7 +3,8 @@
 Modules: `images` (the one decode-and-resize path shared by predict,
 explain and export), `predictors` (load a run, ``.keras`` file or
 SavedModel), `prediction` (`predict`), `explanations` (Grad-CAM, the
-models' own attention maps, overlays).
+models' own attention maps, overlays), `speed` (time per image against
+batch size, latency of one call, as ratios measured in one run).
 """
 
 from fgkeras.inference.explanations import explain

@@ -8,7 +8,10 @@ that a change of load on the machine hits all of them alike.
 `measure_throughput` builds on it: each model (a `keras.Model`, a TFLite
 runner wrapped in a function, any callable on an image batch) at each batch
 size is one task, and every row reports its median time per image and its
-speed relative to one baseline row of the same call.
+speed relative to one baseline row of the same call. `latency_ms` times
+one call (a batch of one, as a production line or a phone classifies):
+median and 90th percentile, for any callable (a Keras model, a SavedModel
+signature, a TFLite interpreter), so their numbers compare.
 
 Wall time is what a caller waits; CPU time (this process, all threads) is
 the work done, and on cores shared with other jobs it scatters less, as it
@@ -71,6 +74,43 @@ def interleaved_times(tasks: dict[object, Callable[[], object]], repeats: int, w
             times["cpu"][name].append(time.process_time() - cpu)
             times["wall"][name].append(time.perf_counter() - wall)
     return times
+
+
+def latency_ms(fn, *args, repeats=50, warmup=3, **kwargs) -> dict:
+    """Time ``fn(*args, **kwargs)``: median and 90th percentile in milliseconds.
+
+    The first ``warmup`` calls (graph tracing, allocation) are not counted.
+
+    Args:
+        fn: the callable to time.
+        *args: its positional arguments.
+        repeats: timed calls. Defaults to 50.
+        warmup: calls before timing. Defaults to 3.
+        **kwargs: its keyword arguments.
+
+    Returns:
+        ``{"median_ms", "p90_ms", "repeats"}``.
+
+    >>> timing = latency_ms(sum, [1, 2, 3], repeats=5)
+    >>> sorted(timing), timing["repeats"], 0 <= timing["median_ms"] <= timing["p90_ms"]
+    (['median_ms', 'p90_ms', 'repeats'], 5, True)
+    """
+    if not callable(fn):
+        raise ValueError(f"`fn` must be callable. Received: fn={fn!r}")
+    repeats = check_int("repeats", repeats)
+    warmup = check_int("warmup", warmup, minimum=0)
+    for _ in range(warmup):
+        fn(*args, **kwargs)
+    times = np.empty(repeats)
+    for i in range(repeats):
+        start = time.perf_counter()
+        fn(*args, **kwargs)
+        times[i] = time.perf_counter() - start
+    return {
+        "median_ms": float(np.median(times) * 1000.0),
+        "p90_ms": float(np.percentile(times, 90) * 1000.0),
+        "repeats": repeats,
+    }
 
 
 def measure_throughput(

@@ -5,11 +5,13 @@ flake): the tests count calls, check the order of the turns, the batch
 bookkeeping and that every time is positive and every ratio consistent.
 """
 
+import time
+
 import keras
 import numpy as np
 import pytest
 
-from fgkeras.inference.speed import interleaved_times, measure_throughput
+from fgkeras.inference.speed import interleaved_times, latency_ms, measure_throughput
 
 
 def test_interleaved_times_alternates_the_order_and_warms_up():
@@ -127,3 +129,26 @@ def test_plot_throughput_draws_the_rows(tmp_path):
         plot_throughput(rows, tmp_path, clock="gpu")
     with pytest.raises(ValueError, match="non-empty list"):
         plot_throughput([], tmp_path)
+
+
+def test_latency_counts_calls_and_measures_the_sleep():
+    calls = []
+
+    def slow(x, pause=0.0):
+        calls.append(x)
+        time.sleep(pause)
+
+    timing = latency_ms(slow, "image", pause=0.004, repeats=5, warmup=2)
+    assert len(calls) == 7 and set(calls) == {"image"}  # warmup calls are not timed
+    assert timing["repeats"] == 5
+    assert 4.0 <= timing["median_ms"] <= timing["p90_ms"] < 200.0
+
+
+@pytest.mark.parametrize(
+    "fn, options, match",
+    [(None, {}, "must be callable"), (len, {"repeats": 0}, "repeats=0"),
+     (len, {"warmup": -1}, "warmup=-1")],
+)  # fmt: skip
+def test_latency_bad_arguments_are_named(fn, options, match):
+    with pytest.raises(ValueError, match=match):
+        latency_ms(fn, [1], **options)
