@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from fgkeras.evaluation.plots import _save, read_history
+from fgkeras.evaluation.plots import read_history, save_figure
 
 FILE_NAME = "curve_comparison.png"
 
@@ -167,7 +167,4 @@ def _pair(history, metric):
 
 
 def _save_comparison(fig, path) -> str:
-    path = os.fspath(path)
-    if not path.lower().endswith(".png"):
-        path = os.path.join(path, FILE_NAME)
-    return _save(fig, path, "curve_comparison")
+    return save_figure(fig, path, FILE_NAME)

@@ -16,12 +16,11 @@ PNG; it returns the path written.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from fgkeras.data.augment import POLICIES, build_augmenter
 from fgkeras.evaluation.metrics import most_confused_pairs
+from fgkeras.evaluation.plots import save_figure
 
 FILE_NAMES = {"augmentations": "augmentations.png", "confused_pairs": "confused_pairs.png"}
 MAX_IMAGES = 12  # columns of a figure
@@ -93,7 +92,7 @@ def plot_augmentations(images, titles=None, policies=POLICIES, draws=2, seed=0, 
     Returns:
         The path written.
 
-    >>> import tempfile
+    >>> import os, tempfile
     >>> out = plot_augmentations(np.zeros((2, 8, 8)), ["a", "b"], ["none", "light"],
     ...                          path=tempfile.mkdtemp())
     >>> os.path.basename(out)
@@ -185,7 +184,7 @@ def plot_confused_pairs(
     Returns:
         The path written.
 
-    >>> import tempfile
+    >>> import os, tempfile
     >>> out = plot_confused_pairs(np.zeros((4, 8, 8)), [0, 0, 1, 1], [0, 1, 1, 0], ["a", "b"],
     ...                           path=tempfile.mkdtemp())
     >>> os.path.basename(out)
@@ -330,11 +329,4 @@ def _short(name, width=18) -> str:
 
 
 def _save(fig, path, kind) -> str:
-    path = os.fspath(path)
-    if not path.lower().endswith(".png"):
-        os.makedirs(path, exist_ok=True)
-        path = os.path.join(path, FILE_NAMES[kind])
-    else:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.savefig(path, dpi=DPI)
-    return path
+    return save_figure(fig, path, FILE_NAMES[kind], dpi=DPI)

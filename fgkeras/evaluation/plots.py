@@ -453,17 +453,40 @@ def _class_colours(num_classes):
     return lambda n: turbo(n / max(num_classes - 1, 1))
 
 
-def _save(fig, path, kind) -> str:
+def save_figure(fig, path, file_name, dpi=100) -> str:
+    """Write a Matplotlib figure as a PNG; the one saver of every fgkeras plot.
+
+    Args:
+        fig: a ``matplotlib.figure.Figure`` (without a layout engine it gets
+            ``tight_layout``).
+        path: a ``.png`` file, or a folder to write ``file_name`` into
+            (folders are created).
+        file_name: the file name used when ``path`` is a folder.
+        dpi: resolution. Defaults to 100.
+
+    Returns:
+        The path written.
+
+    >>> import tempfile
+    >>> from matplotlib.figure import Figure
+    >>> written = save_figure(Figure(), tempfile.mkdtemp(), "empty.png")
+    >>> os.path.basename(written), os.path.getsize(written) > 0
+    ('empty.png', True)
+    """
     path = os.fspath(path)
     if not path.lower().endswith(".png"):
         os.makedirs(path, exist_ok=True)
-        path = os.path.join(path, FILE_NAMES[kind])
+        path = os.path.join(path, file_name)
     else:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     if fig.get_layout_engine() is None:
         fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=dpi)
     return path
+
+
+def _save(fig, path, kind) -> str:
+    return save_figure(fig, path, FILE_NAMES[kind])
 
 
 def _short(name, width=24) -> str:

@@ -20,9 +20,9 @@ Pure NumPy (the plot draws with matplotlib), so every number is exact.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
+
+from fgkeras.evaluation.plots import save_figure
 
 # Rows of probabilities must sum to 1 within this: int8 TFLite outputs are
 # quantized in steps of 1/256, so their rows sum to 1 only within a few hundredths.
@@ -221,15 +221,8 @@ def plot_selective_curve(curves, path=".", thresholds=(), title=None) -> str:
     ax.legend(loc="lower right", fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
-    path = os.fspath(path)
-    if not path.lower().endswith(".png"):
-        os.makedirs(path, exist_ok=True)
-        path = os.path.join(path, "selective_curve.png")
-    else:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    return path
+    return save_figure(fig, path, "selective_curve.png")
 
 
 def _check_probabilities(probabilities):

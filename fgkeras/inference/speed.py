@@ -21,13 +21,13 @@ does not count the waits for a core. Both are reported.
 from __future__ import annotations
 
 import numbers
-import os
 import time
 from collections.abc import Callable
 
 import numpy as np
 
 from fgkeras.checks import check_int
+from fgkeras.evaluation.plots import save_figure
 
 
 def interleaved_times(tasks: dict[object, Callable[[], object]], repeats: int, warmup=1) -> dict:
@@ -281,7 +281,7 @@ def plot_throughput(rows, path=".", clock="wall", title=None) -> str:
     Returns:
         The path written.
 
-    >>> import tempfile
+    >>> import os, tempfile
     >>> rows = measure_throughput(lambda x: x.sum(), batch_sizes=(1, 4), repeats=2,
     ...                           input_shape=(2, 2, 3))
     >>> os.path.basename(plot_throughput(rows, tempfile.mkdtemp()))
@@ -314,9 +314,4 @@ def plot_throughput(rows, path=".", clock="wall", title=None) -> str:
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
-    path = os.fspath(path)
-    if not path.lower().endswith(".png"):
-        path = os.path.join(path, "throughput.png")
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return path
+    return save_figure(fig, path, "throughput.png")

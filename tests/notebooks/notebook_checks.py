@@ -16,6 +16,7 @@ Each notebook's run lives in its own test file (``test_nb_NN_name.py``) so that
 
 import glob
 import os
+import re
 
 import jupytext
 import nbclient
@@ -82,3 +83,10 @@ def execute(name, tmp_path, monkeypatch) -> str:
             if output.output_type == "stream" and output.name == "stdout":
                 texts.append(output.text)
     return "".join(texts)
+
+
+def printed_number(pattern, printed) -> float:
+    """The number in the first group of ``pattern`` (multiline) in ``printed``."""
+    found = re.search(pattern, printed, re.M)
+    assert found, f"{pattern!r} not printed:\n{printed}"
+    return float(found.group(1))

@@ -5,22 +5,16 @@ import os
 import re
 
 import pytest
-from notebook_checks import execute
-
-
-def _number(pattern, printed):
-    found = re.search(pattern, printed, re.M)
-    assert found, f"{pattern!r} not printed:\n{printed}"
-    return float(found.group(1))
+from notebook_checks import execute, printed_number
 
 
 @pytest.mark.large
 def test_practice_notebook_runs(tmp_path, monkeypatch):
     printed = execute("06_practice", tmp_path, monkeypatch)
     # The preprocessing maths in NumPy against fgkeras.
-    assert _number(r"largest window difference NumPy vs crop_window: (\S+)", printed) < 1e-6
+    assert printed_number(r"largest window difference NumPy vs crop_window: (\S+)", printed) < 1e-6
     normalisation = r"largest normalisation difference NumPy vs ImagePreprocessing: (\S+)"
-    assert _number(normalisation, printed) < 1e-4  # float32 rounding on values up to ~255
+    assert printed_number(normalisation, printed) < 1e-4  # float32 rounding on values up to ~255
     # Every public dataset of the table is a registered source.
     for source in ("cub200", "cub200_raw", "stanford_dogs", "stanford_cars", "fgvc_aircraft"):
         assert f"source '{source}'" in printed, printed
@@ -29,7 +23,7 @@ def test_practice_notebook_runs(tmp_path, monkeypatch):
     count, top1, per_class, chance = (float(v) for v in re.search(pattern, printed).groups())
     assert count == 2400 and chance == pytest.approx(0.25)
     assert top1 > 0.5 and per_class > 0.5, printed
-    assert _number(r"with flip test-time augmentation: top-1 ([0-9.]+)", printed) > 0.5
+    assert printed_number(r"with flip test-time augmentation: top-1 ([0-9.]+)", printed) > 0.5
     # Three most-confused pairs, each between two different tops.
     pairs = re.findall(r"^(\S+)\s+-> (\S+)\s+(\d+) times", printed, re.M)
     assert len(pairs) == 3 and all(true != predicted for true, predicted, _ in pairs), printed

@@ -4,13 +4,7 @@ import os
 import re
 
 import pytest
-from notebook_checks import execute
-
-
-def _number(pattern, printed):
-    found = re.search(pattern, printed, re.M)
-    assert found, f"{pattern!r} not printed:\n{printed}"
-    return float(found.group(1))
+from notebook_checks import execute, printed_number
 
 
 @pytest.mark.large
@@ -22,12 +16,12 @@ def test_deployment_notebook_runs(tmp_path, monkeypatch):
     assert "verified without fgkeras: ok=True, imports fgkeras: False" in printed
 
     # The sorter learned: well above chance (0.25) on the four tops.
-    assert _number(r"Keras model accuracy on the measure half: ([0-9.]+)", printed) > 0.5
+    assert printed_number(r"Keras model accuracy on the measure half: ([0-9.]+)", printed) > 0.5
 
     # REST (both forms) and gRPC, answered by the SavedModel, give the Keras probabilities.
     for path in ("REST \\(instances\\)", "REST \\(inputs\\)", "gRPC"):
         pattern = rf"^{path} vs Keras, max \|difference\| of probabilities: (\S+)"
-        assert _number(pattern, printed) < 1e-5, printed
+        assert printed_number(pattern, printed) < 1e-5, printed
     assert "gRPC top-1 equals Keras top-1 on 100% of the 32 images" in printed
 
     # The table: agreement with Keras, sizes int8 < float16 < float32.
@@ -49,7 +43,7 @@ def test_deployment_notebook_runs(tmp_path, monkeypatch):
     assert rows["TFLite int8"][0] == pytest.approx(sizes["int8"] / 1024, abs=1)
 
     # The threshold: NumPy check, then routing uncertain items raises the accuracy of the rest.
-    assert _number(r"largest NumPy-vs-fgkeras difference: (\S+)", printed) < 1e-9
+    assert printed_number(r"largest NumPy-vs-fgkeras difference: (\S+)", printed) < 1e-9
     found = re.search(
         r"threshold ([0-9.]+): routed ([0-9.]+), accuracy of the rest ([0-9.]+), "
         r"of the routed ([0-9.]+)",
