@@ -14,7 +14,7 @@ import tempfile
 import keras
 import numpy as np
 
-from fgkeras.models.common import image_input_shape, side_inputs
+from fgkeras.models.common import image_input_shape, nested_layers, side_inputs
 
 
 def random_inputs(shape, seed=0, low=0.0, high=1.0):
@@ -141,7 +141,9 @@ def check_model_contract(model: keras.Model, num_classes: int, batch_size: int =
     ]
     assert not bad, f"non-finite gradients: {bad[:5]}"
 
-    lambdas = [layer.name for layer in _all_layers(model) if isinstance(layer, keras.layers.Lambda)]
+    lambdas = [
+        layer.name for _, layer in nested_layers(model) if isinstance(layer, keras.layers.Lambda)
+    ]
     assert not lambdas, f"Lambda layers do not serialize safely: {lambdas}"
     assert_keras_round_trip(model, pixels, atol=1e-4)
 
@@ -368,10 +370,3 @@ CAPABILITY_CHECKS = {
     "zero_shot": _check_zero_shot,
     "side_input": _check_side_input,
 }
-
-
-def _all_layers(model):
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.Model):
-            yield from _all_layers(layer)

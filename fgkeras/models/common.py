@@ -1,4 +1,5 @@
-"""Pieces shared by the model families: the backbone stem and channel reduction."""
+"""Pieces shared by the model families: the backbone stem, channel reduction, inputs, the
+walk over nested layers."""
 
 import keras
 from keras import layers
@@ -158,3 +159,35 @@ def with_side_inputs(model, x, side=None):
             )
         given[name] = keras.ops.broadcast_to(values, (batch, width))
     return {name: given[name] for name in ["image", *wanted]}
+
+
+def nested_layers(model, prefix=""):
+    """Every layer inside ``model``, in nested models and composite layers too, once each.
+
+    Depth first, in the order of each model's ``layers`` (a composite
+    layer's tracked sub-layers for layers that are not models). Yields
+    ``(path, layer)``: ``path`` joins the names of the enclosing models
+    with "/" (e.g. ``"backbone/tiny_stage1_conv1_bn"``). The one walk over a
+    model's layers, for checks (no ``Lambda``, TFLite-convertible layers)
+    and for AdaBN's BatchNormalization layers.
+
+    >>> inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="d")], name="inner")
+    >>> outer = keras.Sequential([keras.Input((4,)), inner, keras.layers.Dense(1, name="out")])
+    >>> [path for path, _ in nested_layers(outer)]
+    ['inner', 'inner/d', 'out']
+    """
+    seen = set()
+
+    def walk(layer, prefix):
+        children = getattr(layer, "layers", None)
+        if children is None:
+            children = getattr(layer, "_layers", None) or []
+        for child in children:
+            if id(child) in seen:
+                continue
+            seen.add(id(child))
+            path = f"{prefix}{child.name}"
+            yield path, child
+            yield from walk(child, f"{path}/")
+
+    yield from walk(model, prefix)

@@ -26,6 +26,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from fgkeras.models.common import nested_layers
+
 VARIANTS = ("float32", "float16", "dynamic", "int8")
 
 # Layers whose ops TFLite cannot convert: (class name, attribute, value, advice).
@@ -70,7 +72,7 @@ def check_convertible(model) -> None:
     ...
     ValueError: Model 'cbp' cannot be converted to TFLite: layer 'compact_bilinear_pooling' ...
     """
-    for layer in _all_layers(model):
+    for _, layer in nested_layers(model):
         for class_name, attribute, value, advice in UNCONVERTIBLE:
             if type(layer).__name__ != class_name:
                 continue
@@ -84,12 +86,6 @@ def check_convertible(model) -> None:
                     f"Model {model.name!r} cannot be converted to TFLite: layer "
                     f"{layer.name!r} ({class_name}, {attribute}={value!r}). {advice}"
                 )
-
-
-def _all_layers(model):
-    for layer in getattr(model, "layers", []):
-        yield layer
-        yield from _all_layers(layer)
 
 
 def representative_pixels(data, image_size, limit=64) -> np.ndarray:

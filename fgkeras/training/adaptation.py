@@ -27,6 +27,7 @@ import keras
 import numpy as np
 
 from fgkeras.checks import check_int
+from fgkeras.models.common import nested_layers
 
 __all__ = ["adapt_batchnorm", "batchnorm_layers"]
 
@@ -48,21 +49,11 @@ def batchnorm_layers(model) -> list:
     >>> [path for path, _ in batchnorm_layers(net)][:2]
     ['backbone/tiny_stage1_conv1_bn', 'backbone/tiny_stage1_conv2_bn']
     """
-    found, seen = [], set()
-
-    def walk(layer, prefix):
-        for child in _children(layer):
-            if id(child) in seen:
-                continue
-            seen.add(id(child))
-            path = f"{prefix}{child.name}"
-            if isinstance(child, keras.layers.BatchNormalization):
-                found.append((path, child))
-            else:
-                walk(child, f"{path}/")
-
-    walk(model, "")
-    return found
+    return [
+        (path, layer)
+        for path, layer in nested_layers(model)
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
 
 
 def adapt_batchnorm(model, data, *, batch_size=64, copy=True):
@@ -292,11 +283,3 @@ def _clone(model):
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
     return clone
-
-
-def _children(layer) -> list:
-    """The layers a model holds (its ``layers``), or a layer's tracked sub-layers."""
-    children = getattr(layer, "layers", None)
-    if children is None:
-        children = getattr(layer, "_layers", None) or []
-    return list(children)
