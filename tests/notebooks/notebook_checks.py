@@ -85,8 +85,13 @@ def execute(name, tmp_path, monkeypatch) -> str:
     return "".join(texts)
 
 
-def printed_number(pattern, printed) -> float:
-    """The number in the first group of ``pattern`` (multiline) in ``printed``."""
+def printed_numbers(pattern, printed) -> list[float]:
+    """The numbers in the groups of ``pattern`` (multiline), first match in ``printed``."""
     found = re.search(pattern, printed, re.M)
     assert found, f"{pattern!r} not printed:\n{printed}"
-    return float(found.group(1))
+    return [float(value) for value in found.groups()]
+
+
+def printed_number(pattern, printed) -> float:
+    """The number in the first group of ``pattern`` (multiline) in ``printed``."""
+    return printed_numbers(pattern, printed)[0]

@@ -5,7 +5,7 @@ import os
 import re
 
 import pytest
-from notebook_checks import execute, printed_number
+from notebook_checks import execute, printed_number, printed_numbers
 
 
 @pytest.mark.large
@@ -20,7 +20,7 @@ def test_practice_notebook_runs(tmp_path, monkeypatch):
         assert f"source '{source}'" in printed, printed
     # Trained on real tops: well above the 0.25 of chance, with and without flip TTA.
     pattern = r"test images (\d+): top-1 ([0-9.]+), mean per class ([0-9.]+) \(chance ([0-9.]+)\)"
-    count, top1, per_class, chance = (float(v) for v in re.search(pattern, printed).groups())
+    count, top1, per_class, chance = printed_numbers(pattern, printed)
     assert count == 2400 and chance == pytest.approx(0.25)
     assert top1 > 0.5 and per_class > 0.5, printed
     assert printed_number(r"with flip test-time augmentation: top-1 ([0-9.]+)", printed) > 0.5
@@ -28,7 +28,7 @@ def test_practice_notebook_runs(tmp_path, monkeypatch):
     pairs = re.findall(r"^(\S+)\s+-> (\S+)\s+(\d+) times", printed, re.M)
     assert len(pairs) == 3 and all(true != predicted for true, predicted, _ in pairs), printed
     confidence = r"correct ([0-9.]+), wrong ([0-9.]+)"
-    correct, wrong = (float(v) for v in re.search(confidence, printed).groups())
+    correct, wrong = printed_numbers(confidence, printed)
     assert correct > wrong, printed
     out = tmp_path / "runs" / "tutorials" / "06_practice"
     for name in ("augmentations.png", "confused_pairs.png", "baseline/history.csv"):
