@@ -24,6 +24,7 @@ import numbers
 import time
 from collections.abc import Callable
 
+import keras
 import numpy as np
 
 from fgkeras.checks import check_int
@@ -97,15 +98,9 @@ def latency_ms(fn, *args, repeats=50, warmup=3, **kwargs) -> dict:
     """
     if not callable(fn):
         raise ValueError(f"`fn` must be callable. Received: fn={fn!r}")
-    repeats = check_int("repeats", repeats)
-    warmup = check_int("warmup", warmup, minimum=0)
-    for _ in range(warmup):
-        fn(*args, **kwargs)
-    times = np.empty(repeats)
-    for i in range(repeats):
-        start = time.perf_counter()
-        fn(*args, **kwargs)
-        times[i] = time.perf_counter() - start
+    times = np.asarray(
+        interleaved_times({"call": lambda: fn(*args, **kwargs)}, repeats, warmup)["wall"]["call"]
+    )
     return {
         "median_ms": float(np.median(times) * 1000.0),
         "p90_ms": float(np.percentile(times, 90) * 1000.0),
@@ -220,8 +215,6 @@ def _named_models(models) -> dict:
 
 
 def _is_keras_model(model) -> bool:
-    import keras
-
     return isinstance(model, keras.Model)
 
 
