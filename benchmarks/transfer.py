@@ -176,6 +176,22 @@ def fine_tune(model, size, init, seed, args, pretrained_dir) -> dict:
     }
 
 
+def run_plan(sizes, models, random_init_models, seeds) -> list[tuple]:
+    """The (size, model, init, seed) runs in order, each random-init line right
+    after its pretrained one.
+
+    >>> run_plan([28], ["baseline", "cbp"], ["baseline"], [0])
+    [(28, 'baseline', 'pretrained', 0), (28, 'baseline', 'random', 0), (28, 'cbp', 'pretrained', 0)]
+    """
+    pairs = []
+    for model in models:
+        pairs.append((model, "pretrained"))
+        if model in random_init_models:
+            pairs.append((model, "random"))
+    pairs += [(m, "random") for m in random_init_models if m not in models]
+    return [(size, m, init, seed) for size in sizes for m, init in pairs for seed in seeds]
+
+
 def results_table(rows, pretraining) -> str:
     """One line per (size, model, init): mean ± half the range over the seeds."""
     body = []
@@ -242,11 +258,7 @@ def main(argv=None) -> None:
     json_path = os.path.join(args.results_dir, f"{RESULTS}.json")
     rows = load_rows(json_path, budget, args.fresh)
     done = done_keys(rows, ROW_KEY)
-    pairs = [(m, "pretrained") for m in args.models]
-    for model in reversed(args.random_init_models):  # each beside its pretrained line
-        at = args.models.index(model) + 1 if model in args.models else len(pairs)
-        pairs.insert(at, (model, "random"))
-    plan = [(size, m, i, seed) for size in args.sizes for m, i in pairs for seed in args.seeds]
+    plan = run_plan(args.sizes, args.models, args.random_init_models, args.seeds)
     pretraining = earlier_pretraining(json_path, rows)
     pretrained_dirs = {}
     title = "Transfer: pretrain on six Fashion-MNIST classes, fine-tune on the four tops"
