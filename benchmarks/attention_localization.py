@@ -16,11 +16,20 @@ boxes of its three parts. For each model, trained with the same budget
 - ``chance in part``: fraction of map cells whose centre lies in a part box,
   i.e. what a random peak would score.
 
-Usage (with the defaults, ``baseline`` trained in 3 minutes on 2 CPU cores
-shared with three other TensorFlow jobs; multi-pass models cost 2-3x that)::
+Each line is a *variant*: a registered model with its options (`VARIANTS`;
+``soft_attention (plain gradient)`` is `soft_attention` with
+``feature_gradient="attention"``, textbook back-propagation). Every variant
+runs with seeds 0, 1, 2 (data and weights); the table shows mean ± half the
+range. Rows are kept in the results JSON and reused while the settings are
+unchanged, so the benchmark resumes and can be run in parts (``--models``,
+``--seeds``).
 
-    python benchmarks/attention_localization.py [--epochs 3] [--train 2000]
-        [--difficulty 0.2] [--models baseline soft_attention ...] [--results-dir DIR]
+Usage (with the defaults, ``baseline`` trains in about 2 minutes on 2 CPU
+cores; multi-pass models cost 2-3x that)::
+
+    python benchmarks/attention_localization.py [--epochs 4] [--train 2000]
+        [--difficulty 0.3] [--models baseline soft_attention ...] [--seeds 0 1 2]
+        [--results-dir DIR]
 
 Writes benchmarks/results/attention_localization.md and .json (``--results-dir``
 elsewhere, e.g. for smoke runs).
@@ -37,7 +46,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from results_io import add_results_dir_argument, settings_of, write_results  # noqa: E402
+from results_io import add_results_dir_argument, markdown_table, write_results  # noqa: E402
+from training_runs import done_keys, load_rows, mean_spread  # noqa: E402
 
 import fgkeras  # noqa: E402
 from fgkeras.data import synthetic  # noqa: E402
@@ -48,15 +58,6 @@ from fgkeras.inference.explanations import (  # noqa: E402
     peak_in_boxes,
 )
 
-MODELS = (
-    "baseline",
-    "soft_attention",
-    "hard_attention",
-    "two_stage",
-    "ws_dan",
-    "ra_cnn",
-    "ma_cnn",
-)
 # Small-budget settings; everything else is each model's default.
 OPTIONS = {
     "ws_dan": {"num_attention_maps": 8},
@@ -65,10 +66,26 @@ OPTIONS = {
     "soft_attention": {"hidden_units": 64},
     "hard_attention": {"hidden_units": 64},
 }
+# Variant label -> (registered model, options).
+VARIANTS = {
+    "baseline": ("baseline", {}),
+    "soft_attention": ("soft_attention", OPTIONS["soft_attention"]),
+    "soft_attention (plain gradient)": (
+        "soft_attention",
+        {**OPTIONS["soft_attention"], "feature_gradient": "attention"},
+    ),
+    **{
+        name: (name, OPTIONS.get(name, {}))
+        for name in ("hard_attention", "two_stage", "ws_dan", "ra_cnn", "ma_cnn")
+    },
+}
+COLUMNS = ("acc", "own map in part", "own map on object", "Grad-CAM in part")
 
 
 def own_peaks_in(model, name, images, boxes):
-    """Peak-in-box of the model's own map (None for models without one)."""
+    """Peak-in-box of the model's own map (None for models without one).
+
+    ``name`` is the registered model's name."""
     if name == "baseline":
         return None
     if name == "ra_cnn":  # the boxcar mask is flat inside: score the zoom centre
@@ -91,107 +108,133 @@ def grad_cam_in(model, images, boxes):
     return peak_in_boxes(np.concatenate(cams), boxes)
 
 
-def run(models, epochs, train_size, test_size, image_size, difficulty, batch_size, seed):
-    train = synthetic.generate(
-        train_size, image_size=image_size, difficulty=difficulty, seed=seed, split="train"
-    )
-    test = synthetic.generate(
-        test_size, image_size=image_size, difficulty=difficulty, seed=seed, split="test"
-    )
-    x_train, y_train = train.images.astype("float32"), train.labels
-    x_test, y_test = test.images.astype("float32"), test.labels
-    num_classes = len(train.info.class_names)
-    rows = []
-    for name in models:
-        keras.utils.set_random_seed(seed)
-        model = fgkeras.build(
-            name,
-            num_classes=num_classes,
-            backbone="tiny",
-            weights=None,
-            input_shape=(image_size, image_size, 3),
-            **OPTIONS.get(name, {}),
+def run(variant, seed, args):
+    """Train one variant with one seed; return its row."""
+    name, options = VARIANTS[variant]
+    data = {
+        split: synthetic.generate(
+            size,
+            image_size=args.image_size,
+            difficulty=args.difficulty,
+            seed=seed,
+            split=split,
         )
-        model.compile(
-            optimizer=keras.optimizers.Adam(1e-3),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-        )
-        start = time.time()
-        model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, verbose=0)
-        seconds = time.time() - start
-        accuracy = model.evaluate(x_test, y_test, batch_size=64, verbose=0)[1]
-        own_part = own_peaks_in(model, name, x_test, test.part_bbox)
-        own_object = own_peaks_in(model, name, x_test, test.bbox[:, None, :])
-        row = {
-            "model": name,
-            "acc": round(float(accuracy), 3),
-            "own map in part": None if own_part is None else round(float(own_part.mean()), 3),
-            "own map on object": None if own_object is None else round(float(own_object.mean()), 3),
-            "Grad-CAM in part": round(float(grad_cam_in(model, x_test, test.part_bbox).mean()), 3),
-            "train s": round(seconds, 1),
-        }
-        rows.append(row)
-        print(json.dumps(row), flush=True)
-    return rows, chance_in_boxes(test.part_bbox), chance_in_boxes(test.bbox[:, None, :])
+        for split, size in (("train", args.train), ("test", args.test))
+    }
+    train, test = data["train"], data["test"]
+    x_train, x_test = train.images.astype("float32"), test.images.astype("float32")
+    keras.utils.set_random_seed(seed)
+    model = fgkeras.build(
+        name,
+        num_classes=len(train.info.class_names),
+        backbone="tiny",
+        weights=None,
+        input_shape=(args.image_size, args.image_size, 3),
+        **options,
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    start = time.time()
+    model.fit(x_train, train.labels, batch_size=args.batch_size, epochs=args.epochs, verbose=0)
+    seconds = time.time() - start
+    accuracy = model.evaluate(x_test, test.labels, batch_size=64, verbose=0)[1]
+    own_part = own_peaks_in(model, name, x_test, test.part_bbox)
+    own_object = own_peaks_in(model, name, x_test, test.bbox[:, None, :])
+    row = {
+        "model": variant,
+        "seed": seed,
+        "acc": float(accuracy),
+        "own map in part": None if own_part is None else float(own_part.mean()),
+        "own map on object": None if own_object is None else float(own_object.mean()),
+        "Grad-CAM in part": float(grad_cam_in(model, x_test, test.part_bbox).mean()),
+        "train s": round(seconds, 1),
+        "chance_part": chance_in_boxes(test.part_bbox),
+        "chance_object": chance_in_boxes(test.bbox[:, None, :]),
+    }
+    print(json.dumps(row), flush=True)
+    return row
 
 
-def markdown(rows, chance_part, chance_object):
-    keys = list(rows[0])
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    for row in rows:
-        lines.append("| " + " | ".join("–" if row[k] is None else str(row[k]) for k in keys) + " |")
-    lines.append(
-        f"\nChance (random peak): in a part box {chance_part:.3f}, "
+def markdown(rows):
+    """One line per variant, in `VARIANTS` order: mean ± half the range over seeds.
+
+    >>> rows = [{"model": "baseline", "seed": s, "acc": 0.9, "own map in part": None,
+    ...          "own map on object": None, "Grad-CAM in part": g, "train s": 60.0,
+    ...          "chance_part": 0.08, "chance_object": 0.25} for s, g in enumerate((0.5, 0.7))]
+    >>> print(markdown(rows))  # doctest: +NORMALIZE_WHITESPACE
+    | model | seeds | acc | own map in part | own map on object | Grad-CAM in part | train s |
+    |---|---|---|---|---|---|---|
+    | baseline | 2 | 0.900 ± 0.000 | – | – | 0.600 ± 0.100 | 60 |
+    <BLANKLINE>
+    Chance (a random peak): in a part box 0.080, on the object 0.250.
+    """
+    body = []
+    for variant in VARIANTS:
+        runs = [r for r in rows if r["model"] == variant]
+        if not runs:
+            continue
+        cells = [
+            "–" if runs[0][column] is None else mean_spread([r[column] for r in runs])
+            for column in COLUMNS
+        ]
+        seconds = f"{np.mean([r['train s'] for r in runs]):.0f}"
+        body.append([variant, len(runs), *cells, seconds])
+    table = markdown_table(["model", "seeds", *COLUMNS, "train s"], body)
+    chance_part = np.mean([r["chance_part"] for r in rows])
+    chance_object = np.mean([r["chance_object"] for r in rows])
+    return (
+        f"{table}\n\nChance (a random peak): in a part box {chance_part:.3f}, "
         f"on the object {chance_object:.3f}."
     )
-    return "\n".join(lines)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=list(MODELS))
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--models", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--train", type=int, default=2000)
     parser.add_argument("--test", type=int, default=300)
     parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--difficulty", type=float, default=0.2)
+    parser.add_argument("--difficulty", type=float, default=0.3)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fresh", action="store_true", help="ignore earlier results")
     add_results_dir_argument(parser)
     args = parser.parse_args(argv)
-    rows, chance_part, chance_object = run(
-        args.models,
-        args.epochs,
-        args.train,
-        args.test,
-        args.image_size,
-        args.difficulty,
-        args.batch_size,
-        args.seed,
-    )
-    table = markdown(rows, chance_part, chance_object)
-    print()
-    print(table)
+    settings = {
+        "epochs": args.epochs,
+        "train": args.train,
+        "test": args.test,
+        "image_size": args.image_size,
+        "difficulty": args.difficulty,
+        "batch_size": args.batch_size,
+        "variants": {label: [name, options] for label, (name, options) in VARIANTS.items()},
+    }
+    json_path = os.path.join(args.results_dir, "attention_localization.json")
+    rows = load_rows(json_path, settings, args.fresh)
+    done = done_keys(rows, ("model", "seed"))
     setting = (
         f"Synthetic birds, {args.image_size}×{args.image_size}, difficulty {args.difficulty}, "
         f"{args.train} training / {args.test} test images, tiny backbone from scratch, "
-        f"Adam 1e-3, batch {args.batch_size}, {args.epochs} epochs for every model, "
-        f"seed {args.seed}."
+        f"Adam 1e-3, batch {args.batch_size}, {args.epochs} epochs for every model; "
+        "mean ± half the range over seeds."
     )
-    write_results(
-        "attention_localization",
-        f"{table}\n\n{setting}",
-        {
-            "settings": settings_of(args),
-            "model_options": OPTIONS,
-            "rows": rows,
-            "chance_part": chance_part,
-            "chance_object": chance_object,
-        },
-        results_dir=args.results_dir,
-        title="Where attention looks: peak-in-part-box on synthetic birds",
-    )
+    for variant in args.models:
+        for seed in args.seeds:
+            if (variant, seed) in done:
+                continue
+            rows.append(run(variant, seed, args))
+            write_results(
+                "attention_localization",
+                f"{markdown(rows)}\n\n{setting}",
+                {"budget": settings, "rows": rows},
+                results_dir=args.results_dir,
+                title="Where attention looks: peak-in-part-box on synthetic birds",
+            )
+    print(markdown(rows))
 
 
 if __name__ == "__main__":

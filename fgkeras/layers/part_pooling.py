@@ -19,6 +19,8 @@ from fgkeras.checks import check_int
 from fgkeras.layers.attention import _check_feature_map, attention_pool
 from fgkeras.layers.bilinear import signed_sqrt_l2
 
+FEATURE_GRADIENTS = ("attention", "uniform")
+
 
 @keras.saving.register_keras_serializable(package="fgkeras")
 class BilinearAttentionPooling(keras.layers.Layer):
@@ -35,6 +37,17 @@ class BilinearAttentionPooling(keras.layers.Layer):
         epsilon: ε under the square root and the norm. Defaults to 1e-12.
         reduction: "mean" or "sum" over locations; "sum" with softmax-
             normalized maps is soft attention pooling. Defaults to "mean".
+        feature_gradient: "attention" (ordinary back-propagation) or
+            "uniform": the output is unchanged, but the features receive the
+            gradient they would get if each map were spread evenly over the
+            locations (its mean value everywhere; for softmax maps, global
+            average pooling), while the maps keep their own gradient. The
+            backbone then learns features that carry the class evidence at
+            every location, as under global pooling, and the maps learn to
+            pick the locations where it is strongest, instead of the
+            backbone routing everything through one attended location that
+            sees the whole object (docs/attention.md,
+            "Where soft attention looks"). Defaults to "attention".
 
     >>> import numpy as np
     >>> features, maps = np.ones((2, 3, 3, 4), "float32"), np.ones((2, 3, 3, 5), "float32")
@@ -42,11 +55,24 @@ class BilinearAttentionPooling(keras.layers.Layer):
     (2, 20)
     """
 
-    def __init__(self, normalize=True, epsilon=1e-12, reduction="mean", **kwargs):
+    def __init__(
+        self,
+        normalize=True,
+        epsilon=1e-12,
+        reduction="mean",
+        feature_gradient="attention",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if reduction not in ("mean", "sum"):
             raise ValueError(f"`reduction` must be 'mean' or 'sum'. Received: {reduction!r}")
+        if feature_gradient not in FEATURE_GRADIENTS:
+            raise ValueError(
+                f"`feature_gradient` must be one of {list(FEATURE_GRADIENTS)}. "
+                f"Received: feature_gradient={feature_gradient!r}"
+            )
         self.reduction = reduction
+        self.feature_gradient = feature_gradient
         self.normalize = bool(normalize)
         if not epsilon > 0:
             raise ValueError(f"`epsilon` must be positive. Received: epsilon={epsilon}")
@@ -75,7 +101,17 @@ class BilinearAttentionPooling(keras.layers.Layer):
     def call(self, inputs):
         features, maps = (ops.cast(x, self.compute_dtype) for x in inputs)
         locations = ops.cast(ops.shape(features)[1] * ops.shape(features)[2], features.dtype)
-        parts = attention_pool(maps, features)
+        if self.feature_gradient == "uniform":
+            # Forward: attention pooling. Backward: maps as usual; features as
+            # if pooled by each map's mean (spread = its value; the two cancel).
+            spread = ops.stop_gradient(
+                ops.mean(maps, axis=(1, 2), keepdims=True) * ops.ones_like(maps)
+            )
+            surrogate = attention_pool(spread, features)
+            parts = attention_pool(maps, ops.stop_gradient(features))
+            parts = parts + (surrogate - ops.stop_gradient(surrogate))
+        else:
+            parts = attention_pool(maps, features)
         if self.reduction == "mean":
             parts = parts / locations
         if not self.normalize:
@@ -92,6 +128,7 @@ class BilinearAttentionPooling(keras.layers.Layer):
             "normalize": self.normalize,
             "epsilon": self.epsilon,
             "reduction": self.reduction,
+            "feature_gradient": self.feature_gradient,
         }
 
 

@@ -79,6 +79,7 @@ def build_soft_attention(
     num_heads: int = 1,
     hidden_units: int | None = 256,
     attention_block: str | None = None,
+    feature_gradient: str = "uniform",
     dropout: float = 0.0,
     freeze_backbone: bool = False,
     name: str = "soft_attention",
@@ -100,6 +101,12 @@ def build_soft_attention(
             scores). Defaults to 256.
         attention_block: None, "se" (squeeze-excitation) or "cbam" gating of
             the feature map before pooling. Defaults to None.
+        feature_gradient: "attention" (plain back-propagation) or "uniform":
+            the backbone is trained by the gradient global average pooling
+            would give it, the maps by their own (same forward pass; see
+            `BilinearAttentionPooling` and docs/attention.md, "Where soft
+            attention looks", for what each does to the maps). Defaults to
+            "uniform".
         dropout: dropout before the classifier. Defaults to 0.0.
         freeze_backbone: build with the backbone not trainable. Defaults to False.
         name: model name. Defaults to "soft_attention".
@@ -114,9 +121,9 @@ def build_soft_attention(
     feature_map = backbone_feature_map(inputs, backbone, weights, freeze_backbone)
     gated = _gated(feature_map, attention_block)
     maps = attention_maps(gated, num_heads, hidden_units)
-    pooled = BilinearAttentionPooling(normalize=False, reduction="sum", name="pooler")(
-        [gated, maps]
-    )
+    pooled = BilinearAttentionPooling(
+        normalize=False, reduction="sum", feature_gradient=feature_gradient, name="pooler"
+    )([gated, maps])
     logits = classification_head(pooled, num_classes, dropout)
     return keras.Model(inputs, logits, name=name)
 

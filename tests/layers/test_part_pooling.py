@@ -27,6 +27,51 @@ def test_bap_matches_numpy():
     )
 
 
+def test_bap_uniform_feature_gradient_contract():
+    check_layer_contract(
+        BilinearAttentionPooling,
+        {"normalize": False, "reduction": "sum", "feature_gradient": "uniform"},
+        [(2, 3, 4, 5), (2, 3, 4, 2)],
+        (2, 10),
+    )
+
+
+@pytest.mark.parametrize("normalize, reduction", [(False, "sum"), (True, "mean")])
+def test_bap_uniform_feature_gradient_keeps_output_and_map_gradient(normalize, reduction):
+    import tensorflow as tf
+
+    features = tf.constant(random_inputs((2, 3, 4, 5), seed=1, low=-1, high=1))
+    maps = tf.constant(random_inputs((2, 3, 4, 2), seed=2))
+    weights = tf.constant(random_inputs((2, 10), seed=3, low=-1, high=1))
+
+    def run(feature_gradient):
+        layer = BilinearAttentionPooling(
+            normalize, reduction=reduction, feature_gradient=feature_gradient
+        )
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch([features, maps])
+            out = layer([features, maps])
+            loss = tf.reduce_sum(out * weights)
+        return out, tape.gradient(loss, features), tape.gradient(loss, maps)
+
+    plain, uniform = run("attention"), run("uniform")
+    np.testing.assert_allclose(uniform[0], plain[0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(uniform[2], plain[2], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(uniform[1], plain[1])
+    if not normalize:  # d(sum_kc w_kc parts_kc)/dF_lc = sum_k w_kc mean_l'(A_kl')
+        expected = np.einsum(
+            "bk,bkc->bc", maps.numpy().mean(axis=(1, 2)), weights.numpy().reshape(2, 2, 5)
+        )
+        np.testing.assert_allclose(
+            uniform[1], np.broadcast_to(expected[:, None, None], (2, 3, 4, 5)), rtol=1e-5, atol=1e-6
+        )
+
+
+def test_bap_rejects_unknown_feature_gradient():
+    with pytest.raises(ValueError, match="feature_gradient.*'straight'"):
+        BilinearAttentionPooling(feature_gradient="straight")
+
+
 def test_bap_rejects_mismatched_grids():
     with pytest.raises(ValueError, match="same height and width"):
         BilinearAttentionPooling()([keras.Input((3, 4, 5)), keras.Input((4, 4, 2))])
