@@ -235,6 +235,27 @@ def results_table(rows, pretraining) -> str:
     )
 
 
+def readme_cells(rows, size=28) -> dict:
+    """The README model table's transfer column: model -> "top-1 mean ± spread"
+    of its pretrained runs at ``size`` (models with fewer than three seeds left out).
+
+    >>> line = {"size": 28, "model": "bcnn", "init": "pretrained"}
+    >>> rows = [dict(line, top1=t) for t in (0.8, 0.9, 0.85)]
+    >>> readme_cells(rows)
+    {'bcnn': '0.850 ± 0.050'}
+    """
+    cells = {}
+    for model in dict.fromkeys(r["model"] for r in rows):
+        runs = [
+            r["top1"]
+            for r in rows
+            if (r["size"], r["model"], r["init"]) == (size, model, "pretrained")
+        ]
+        if len(runs) >= 3:
+            cells[model] = mean_spread(runs)
+    return cells
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=int, default=[28])

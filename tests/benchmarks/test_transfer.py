@@ -3,6 +3,7 @@
 import importlib
 import json
 import pathlib
+import re
 
 import pytest
 
@@ -97,3 +98,28 @@ def test_recorded_results_cover_three_seeds_per_line():
         assert 0.25 <= row["top1"] <= 1.0 and 0.0 <= row["tshirt_shirt_confusion"] <= 1.0
     assert lines and all(len(seeds) >= 3 for seeds in lines.values())
     assert data["budget"]["limit"] is None  # the full 24,000 / 4,000 images
+
+
+def models_table(readme: str) -> dict:
+    """README's model table: model name -> its last cell (the transfer column)."""
+    section = readme.split("## Models", 1)[1].split("\n\n", 2)[1]
+    header, _, *rows = section.splitlines()
+    assert header.split("|")[-2].strip().startswith("transfer")
+    cells = {}
+    for row in rows:
+        parts = [p.strip() for p in row.strip("|").split("|")]
+        for name in re.findall(r"`(\w+)`", parts[0]):
+            cells[name] = parts[-1]
+    return cells
+
+
+def test_readme_transfer_column_is_the_recorded_benchmark(bench):
+    record = json.loads((ROOT / "benchmarks/results/transfer.json").read_text())
+    measured = bench.readme_cells(record["data"]["rows"])
+    shown = models_table((ROOT / "README.md").read_text())
+    assert measured, "no model has three seeds in benchmarks/results/transfer.json"
+    for model, cell in shown.items():
+        if model in measured:
+            assert measured[model] in cell, (model, cell, measured[model])
+        else:  # no stale or invented number for a model the benchmark has not measured
+            assert not re.search(r"\d\.\d{3}", cell), (model, cell)
