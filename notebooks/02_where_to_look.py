@@ -86,7 +86,15 @@ print(
 # $$
 #
 # The map $a$ sums to one. Everything is differentiable, so it trains with
-# the classification loss alone. *Hard* attention instead picks one
+# the classification loss alone. The zoo's `soft_attention` computes
+# exactly this, but by default (`feature_gradient="uniform"`) trains the
+# backbone with the gradient global average pooling would give its
+# features, and only the map with the attention's own gradient. With plain
+# back-propagation (`feature_gradient="attention"`) the backbone can route
+# all the evidence through the one attended location, whose large
+# receptive field sees the whole bird, and the map then points at a place
+# that *sees* the parts rather than *at* the parts (`docs/attention.md`,
+# "Where soft attention looks"). *Hard* attention instead picks one
 # location (or a box) and looks again at a zoomed crop there. The choice
 # has no gradient; the `hard_attention` and `two_stage` models of the zoo
 # take the peak of a soft map or of a class activation map.
@@ -296,25 +304,32 @@ print(f"{'random peak':<16}{'':>10}{chance:>18.3f}{chance:>18.3f}")
 # **What to expect.** In the quick schedule (32×32 images, 800 training
 # images, 4 epochs; about a minute on our 2-core CPU) both models learn
 # the task and every map peaks on a part far more often than chance. In
-# the run shown above: test accuracy 0.84 for soft attention and 0.87 for
-# WS-DAN; the own map's peak was in a part box for 47 % (soft attention)
-# and 74 % (WS-DAN's mean map) of the test images, Grad-CAM's for 46 % and
-# 36 %, against 9.5 % for a random peak on the 8×8 grid (an earlier run
-# gave 0.83 and 0.79, 47 % and 77 %, 41 % and 33 %). One short run on 800
-# images is noisy: read it as "well above chance", not as a ranking.
+# the run shown above: test accuracy 0.91 for soft attention and 0.87 for
+# WS-DAN; the own map's peak was in a part box for 82 % (soft attention)
+# and 74 % (WS-DAN's mean map) of the test images, Grad-CAM's for 37 % and
+# 36 %, against 9.5 % for a random peak on the 8×8 grid (an earlier
+# WS-DAN run gave 0.79, 77 % and 33 %). Trained with the plain gradient
+# (`feature_gradient="attention"`), the same soft-attention run reached
+# 0.84, and its own map found a part no more often than its Grad-CAM
+# (47 % and 46 %). One short run on 800 images is noisy: read it as "well
+# above chance", not as a ranking.
 #
 # The full schedule (`FGKERAS_TUTORIAL_QUICK=0`: 64×64 images, 2000
-# training and 300 test images, 3 epochs) uses the settings of
-# `benchmarks/attention_localization.py`, whose run is recorded in
-# `docs/attention.md`. There, `soft_attention` reached an accuracy of 1.0,
-# its own map peaked in a part box for 58 % of test images and its
-# Grad-CAM for 49 %. `ws_dan` reached 0.947, 28 % and 29 %; it runs three
-# passes per step and is not converged after 3 epochs. A random peak
-# scores 8 % (on a 16×16 grid). In that run the baseline CNN was also
-# 100 % accurate: at this difficulty, accuracy cannot show what attention
-# adds, but localization can. Expect the same picture from the notebook
-# up to run-to-run noise; its training takes about 4 minutes for soft
-# attention and 9 for WS-DAN on 2 shared CPU cores.
+# training and 300 test images, 3 epochs) uses the image size and data
+# sizes of `benchmarks/attention_localization.py`, whose runs (over
+# several seeds, at its own difficulty and number of epochs) are recorded
+# in `docs/attention.md`. Run once as a script on our 2-core CPU (8 minutes
+# of wall time on the shared machine, of which training took 2 minutes for
+# soft attention and 6 for WS-DAN), `soft_attention` reached an accuracy
+# of 0.997, its own map peaked in a part box for 55 % of test images and
+# its Grad-CAM for 39 %. `ws_dan` reached 0.947, 23 % and 37 %; it runs
+# three passes per step and is not converged after 3 epochs. A random peak
+# scores 8.2 % (on the 8×8 grid). At this difficulty accuracy is nearly
+# perfect and cannot show what attention adds, but localization can. With
+# the plain gradient the same soft-attention run gave 0.987, 58 % and
+# 44 %: here, unlike in the quick run, the default did not make the own
+# map find parts more often. Two single runs cannot settle which setting
+# localizes better; `docs/attention.md` compares them over seeds.
 #
 # **See also:** `docs/attention.md` for the other attention models
 # (`hard_attention`, `two_stage`, `ra_cnn`, `ma_cnn`) and

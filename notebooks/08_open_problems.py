@@ -275,23 +275,38 @@ for name, map_name in zip(models, maps):
 # Three observations from this run (one short run each; read them as
 # questions, not rankings):
 #
-# - **Both maps find parts far more often than chance**, Grad-CAM of the
-#   plain CNN (67 %) more often than the attention model's own map (34 %,
-#   a random peak 9.5 %). The attention model is also the less accurate
-#   of the two here (0.66 against 0.73).
+# - **Both maps find parts far more often than chance**, the attention
+#   model's own map (79 %) more often than Grad-CAM of the plain CNN
+#   (67 %; a random peak 9.5 %), although the attention model is the less
+#   accurate of the two here (0.63 against 0.73).
 # - **They show one part, when three decide.** Both peak mostly on the
-#   wing bar, the largest part, sometimes on the crown, and on the tail
-#   tip no more often than a random peak, although the tail tip decides
-#   the class as much as the other two. A peak is one place: it cannot
-#   say whether the model also uses the tail, and this score cannot tell
-#   the two cases apart.
-# - **They disagree on half the images** (188 of 360: on 153 only
-#   Grad-CAM's peak is on a part, on 35 only the own map's), and a map on
-#   a part goes only weakly with a right answer (Grad-CAM: 71 % of the
-#   right answers, 56 % of the wrong ones). One explanation method is no
-#   ground truth for another, and a plausible map is weak evidence that
-#   the answer is right. That is why §8 counts interpretability among the
-#   open problems.
+#   wing bar, the largest part (own map 52 %, Grad-CAM 44 %), sometimes on
+#   the crown, and on the tail tip no more often than a random peak,
+#   although the tail tip decides the class as much as the other two. A
+#   peak is one place: it cannot say whether the model also uses the
+#   tail, and this score cannot tell the two cases apart.
+# - **They disagree on more than a third of the images** (137 of 360: on
+#   89 only the own map's peak is on a part, on 48 only Grad-CAM's), and
+#   a map on a part is no sign of a right answer: Grad-CAM's peak is on a
+#   part for 71 % of its right answers and 56 % of its wrong ones, the own
+#   map's for 76 % of the right answers and 83 % of the wrong ones. A map
+#   can point at the right part while the classifier misreads it. One
+#   explanation method is no ground truth for another, and a plausible
+#   map is weak evidence that the answer is right. That is why §8 counts
+#   interpretability among the open problems.
+#
+# How the attention model is trained matters for its map. `soft_attention`
+# trains with `feature_gradient="uniform"` by default: the forward pass is
+# the softmax attention pooling, but the backbone's features receive the
+# gradient global average pooling would give them, and only the map gets
+# the attention's own gradient. With plain back-propagation
+# (`feature_gradient="attention"`) the backbone can route all the
+# evidence through the one attended location, whose large receptive field
+# sees the whole bird: the map then points at a place that *sees* the
+# parts rather than *at* the parts (the same quick run gave 34 % that
+# way).
+# `docs/attention.md`, "Where soft attention looks", has the comparison
+# over several seeds.
 #
 # Below, one image where the attention model's own map finds a part and
 # Grad-CAM does not (a win for the attention map), and one the other way
@@ -324,10 +339,10 @@ plt.show()
 
 # %% [markdown]
 # In the win (top row), Grad-CAM's map is a broad blob over the bird
-# whose peak falls between the parts; the attention map is sharper and
-# peaks on the wing bar. In the loss (bottom row), the attention map peaks
-# on the belly below the wing, on no part, while Grad-CAM's peak is on a
-# part.
+# whose peak falls on the background beside the crown; the attention map
+# is a narrow band along the bird and peaks on the wing bar. In the loss
+# (bottom row), Grad-CAM's peak is on the wing bar, while the attention
+# map peaks on the body between the tail tip and the wing bar, on no part.
 #
 # ## 3. Domain shift and AdaBN
 #
@@ -456,10 +471,13 @@ for name, (images, labels) in domains.items():
 # **Interpretability.** A map is an explanation we can score, not only
 # look at. Grad-CAM of the plain CNN and the attention model's own map
 # both peak on a part far more often than chance (quick run: 67 % and
-# 34 %, random 9.5 %), but both show mostly the wing bar and never
-# favour the tail tip, which decides the class as much; they disagree on
-# half of the images, and a map on a part goes only weakly with a right
-# answer.
+# 79 %, random 9.5 %), but both show mostly the wing bar and hardly ever
+# the tail tip, which decides the class as much; they disagree on more
+# than a third of the images, and a map on a part is no sign of a right
+# answer. `soft_attention` trains its backbone with global pooling's
+# gradient (`feature_gradient="uniform"`, the default); with plain
+# back-propagation the same quick run's map found a part far less often
+# (34 %).
 #
 # **Domain shift.** `adapt_batchnorm` (AdaBN: exact target statistics
 # in every BatchNorm layer, checked against NumPy to 1e-8) turns a
@@ -471,19 +489,20 @@ for name, (images, labels) in domains.items():
 # **The full schedule** (`FGKERAS_TUTORIAL_QUICK=0`: 200 training and 50
 # test images per class, 6 epochs, 30 unlabelled images per class for
 # AdaBN, 600 episodes) was measured once, as a script on our 2-core CPU
-# (231 s of CPU time, 8 minutes of wall time on the shared machine, one
-# seed). Both models reach 1.000 and 0.999 on the seen classes, and the
+# (about 190 s of CPU time, 3.5 minutes of wall time on the shared
+# machine, one seed). Both models reach 1.000 on the seen classes, and the
 # few-shot task saturates: 5-way accuracy 1.000 for every K from 1 to 10,
-# against 0.205–0.213 for the untrained network. The ranking of the maps
-# turns around: the attention model's own map peaks on a part for 72 %
-# of the images, Grad-CAM for 63 % (random 9.4 %); both still mostly on
-# the wing bar (68 % and 56 %), hardly ever on the tail tip (2 %), and
-# they disagree on 370 of 900 images. The dim camera falls from 1.000 to
-# 0.100, and AdaBN restores 1.000; the harder domain falls to 0.564, and
-# AdaBN recovers 10 points (0.667). So the qualitative picture of the
-# quick run holds, but which map scores better depends on how far the
-# models are trained: one more reason not to read a ranking into one
-# short run.
+# against 0.205–0.213 for the untrained network. The attention model's
+# own map peaks on a part for 86 % of the images, Grad-CAM for 63 %
+# (random 9.4 %). Grad-CAM still peaks mostly on the wing bar (56 %) and
+# hardly ever on the tail tip (2 %); the own map spreads more over the
+# three parts (crown 20 %, wing bar 48 %, tail tip 18 %). They disagree
+# on 312 of 900 images (on 260 only the own map's peak is on a part). The
+# dim camera falls from 1.000 to 0.100, and AdaBN restores 1.000; the
+# harder domain falls to 0.564, and AdaBN recovers 10 points (0.667). So
+# the picture of the quick run holds, but which parts a map shows depends
+# on how far the model is trained (the own map's tail tip goes from 2 %
+# to 18 %): one more reason not to read a ranking into one short run.
 #
 # **See also:** `02_where_to_look` for the attention models and Grad-CAM
 # in detail, `05_losses_and_embeddings` for metric losses that train the
