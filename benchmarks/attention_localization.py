@@ -74,6 +74,7 @@ VARIANTS = {
         "soft_attention",
         {**OPTIONS["soft_attention"], "feature_gradient": "attention"},
     ),
+    "soft_attention (3 heads)": ("soft_attention", {**OPTIONS["soft_attention"], "num_heads": 3}),
     **{
         name: (name, OPTIONS.get(name, {}))
         for name in ("hard_attention", "two_stage", "ws_dan", "ra_cnn", "ma_cnn")
@@ -145,6 +146,7 @@ def run(variant, seed, args):
     own_object = own_peaks_in(model, name, x_test, test.bbox[:, None, :])
     row = {
         "model": variant,
+        "variant": [name, options],
         "seed": seed,
         "acc": float(accuracy),
         "own map in part": None if own_part is None else float(own_part.mean()),
@@ -211,10 +213,14 @@ def main(argv=None):
         "image_size": args.image_size,
         "difficulty": args.difficulty,
         "batch_size": args.batch_size,
-        "variants": {label: [name, options] for label, (name, options) in VARIANTS.items()},
     }
     json_path = os.path.join(args.results_dir, "attention_localization.json")
-    rows = load_rows(json_path, settings, args.fresh)
+    # A row is reused only while its variant still means the same model and options.
+    rows = [
+        row
+        for row in load_rows(json_path, settings, args.fresh)
+        if row["model"] in VARIANTS and row.get("variant") == list(VARIANTS[row["model"]])
+    ]
     done = done_keys(rows, ("model", "seed"))
     setting = (
         f"Synthetic birds, {args.image_size}×{args.image_size}, difficulty {args.difficulty}, "
@@ -222,19 +228,24 @@ def main(argv=None):
         f"Adam 1e-3, batch {args.batch_size}, {args.epochs} epochs for every model; "
         "mean ± half the range over seeds."
     )
+
+    def save():
+        write_results(
+            "attention_localization",
+            f"{markdown(rows)}\n\n{setting}",
+            {"budget": settings, "rows": rows},
+            results_dir=args.results_dir,
+            title="Where attention looks: peak-in-part-box on synthetic birds",
+        )
+
     for variant in args.models:
         for seed in args.seeds:
-            if (variant, seed) in done:
-                continue
-            rows.append(run(variant, seed, args))
-            write_results(
-                "attention_localization",
-                f"{markdown(rows)}\n\n{setting}",
-                {"budget": settings, "rows": rows},
-                results_dir=args.results_dir,
-                title="Where attention looks: peak-in-part-box on synthetic birds",
-            )
-    print(markdown(rows))
+            if (variant, seed) not in done:
+                rows.append(run(variant, seed, args))
+                save()
+    if rows:
+        save()  # also when every row was there: the file names this command
+        print(markdown(rows))
 
 
 if __name__ == "__main__":

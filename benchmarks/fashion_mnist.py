@@ -13,6 +13,14 @@ accuracy and wall time per model:
     .venv/bin/python benchmarks/fashion_mnist.py                    # full schedule
     .venv/bin/python benchmarks/fashion_mnist.py --epochs 1 --subset-epochs 1 --limit 2000 \
         --results-dir /tmp/fashion-smoke                            # smoke run
+    # the recipe search of issue 13 item 3: seeds, EMA, flip TTA (reported apart)
+    .venv/bin/python benchmarks/fashion_mnist.py --subset-models --seeds 0 1 2 \
+        --epochs 16 --ema-momentum 0.999 --augment fgvc --tta flip
+
+``--seeds`` trains each model once per seed (the table shows mean ± half the
+range); ``--tta flip`` adds the accuracy of the mean softmax of each test
+image and its mirror as its own column, next to the single-view accuracy;
+``--ema-momentum`` evaluates the moving average of the weights.
 
 Writes benchmarks/results/fashion_mnist.md and .json (``--results-dir`` elsewhere,
 e.g. for smoke runs).
@@ -33,6 +41,7 @@ from results_io import (  # noqa: E402
     settings_of,
     write_results,
 )
+from training_runs import mean_spread  # noqa: E402
 
 import fgkeras  # noqa: E402
 
@@ -44,49 +53,77 @@ DATA_LABELS = {
 OPTIONS = {"cbp": {"output_dim": 2048}}
 
 
+def model_label(model) -> str:
+    options = OPTIONS.get(model, {})
+    return f"{model} ({options['output_dim']}-d)" if "output_dim" in options else model
+
+
 def results_table(rows) -> str:
     """Markdown table of result rows, with the published figures under it.
 
-    Each row is a dict: source, model, epochs, test_accuracy, wall_minutes.
+    Each row is a dict: source, model, epochs, test_accuracy, wall_minutes,
+    and optionally seed and tta_accuracy. Rows of one (source, model,
+    epochs) are one line: the value, or mean ± half the range over seeds.
     """
-    table = markdown_table(
-        ["data", "model (tiny backbone)", "epochs", "test accuracy", "wall time (min)"],
-        [
-            [
-                DATA_LABELS.get(r["source"], r["source"]),
-                f"{r['model']} ({OPTIONS[r['model']]['output_dim']}-d)"
-                if "output_dim" in OPTIONS.get(r["model"], {})
-                else r["model"],
-                r["epochs"],
-                f"{r['test_accuracy']:.4f}",
-                f"{r['wall_minutes']:.1f}",
-            ]
-            for r in rows
-        ],
-    )
+    lines = {}
+    for r in rows:
+        lines.setdefault((r["source"], r["model"], r["epochs"]), []).append(r)
+    with_tta = any(r.get("tta_accuracy") is not None for r in rows)
+    body = []
+    for (source, model, epochs), runs in lines.items():
+
+        def figure(key, digits=4, runs=runs):
+            values = [r[key] for r in runs if r.get(key) is not None]
+            if not values:
+                return "–"
+            return f"{values[0]:.{digits}f}" if len(values) == 1 else mean_spread(values, digits)
+
+        line = [DATA_LABELS.get(source, source), model_label(model), epochs, len(runs)]
+        line += [figure("test_accuracy")] + ([figure("tta_accuracy")] if with_tta else [])
+        body.append(line + [figure("wall_minutes", 1)])
+    header = ["data", "model (tiny backbone)", "epochs", "seeds", "test accuracy"]
+    header += ["with flip TTA"] if with_tta else []
+    table = markdown_table(header + ["wall time (min)"], body)
     return f"{table}\n\nPublished test accuracies (full set): {PUBLISHED}."
 
 
-def run(source, model, epochs, limit, batch_size, learning_rate, out_dir, options):
+def run(source, model, epochs, args, out_dir, options, seed):
+    """Train one model on one source with one seed; return its row."""
     start = time.time()
     result = fgkeras.train(
         model,
         source,
-        run_dir=os.path.join(out_dir, f"{source}-{model}"),
+        run_dir=os.path.join(out_dir, f"{source}-{model}-s{seed}"),
         backbone="tiny",
         weights=None,
         image_size=28,
-        batch_size=batch_size,
+        batch_size=args.batch_size,
         epochs=epochs,
-        learning_rate=learning_rate,
+        learning_rate=args.learning_rate,
         warmup_epochs=1.0 if epochs > 2 else 0.0,
         weight_decay=5e-4,
-        augment="light",
-        limit=limit,
+        augment=args.augment,
+        ema_momentum=args.ema_momentum,
+        limit=args.limit,
         model_options=options or None,
+        seed=seed,
         verbose=0,
     )
-    return result.metrics["top1_accuracy"], time.time() - start
+    seconds = time.time() - start
+    row = {
+        "source": source,
+        "model": model,
+        "epochs": epochs,
+        "seed": seed,
+        "test_accuracy": float(result.metrics["top1_accuracy"]),
+        "wall_minutes": seconds / 60,
+    }
+    if args.tta:
+        from fgkeras.evaluation import evaluate_run
+
+        metrics = evaluate_run(result.run_dir, tta=args.tta)
+        row["tta_accuracy"] = float(metrics["tta"]["top1_accuracy"])
+    return row
 
 
 def main(argv=None) -> None:
@@ -95,9 +132,13 @@ def main(argv=None) -> None:
     parser.add_argument("--subset-epochs", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--augment", default="light", help="augmentation policy")
+    parser.add_argument("--ema-momentum", type=float, default=None, help="weight averaging")
+    parser.add_argument("--tta", choices=["flip"], default=None, help="add a TTA column")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--limit", type=int, default=None, help="examples per split (smoke runs)")
-    parser.add_argument("--full-models", nargs="+", default=["baseline"])
-    parser.add_argument("--subset-models", nargs="+", default=["baseline", "bcnn", "cbp"])
+    parser.add_argument("--full-models", nargs="*", default=["baseline"])
+    parser.add_argument("--subset-models", nargs="*", default=["baseline", "bcnn", "cbp"])
     add_results_dir_argument(parser)
     args = parser.parse_args(argv)
 
@@ -106,30 +147,15 @@ def main(argv=None) -> None:
         plan = [("fashion_mnist", m, args.epochs) for m in args.full_models]
         plan += [("fashion_mnist_tops", m, args.subset_epochs) for m in args.subset_models]
         for source, model, epochs in plan:
-            accuracy, seconds = run(
-                source,
-                model,
-                epochs,
-                args.limit,
-                args.batch_size,
-                args.learning_rate,
-                runs,
-                OPTIONS.get(model),
-            )
-            rows.append(
-                {
-                    "source": source,
-                    "model": model,
-                    "epochs": epochs,
-                    "test_accuracy": float(accuracy),
-                    "wall_minutes": seconds / 60,
-                }
-            )
-            print(
-                f"{source:<20}{model:<10}{epochs:>3} epochs  test acc {accuracy:.4f}  "
-                f"{seconds / 60:5.1f} min",
-                flush=True,
-            )
+            for seed in args.seeds:
+                row = run(source, model, epochs, args, runs, OPTIONS.get(model), seed)
+                rows.append(row)
+                tta = f"  flip TTA {row['tta_accuracy']:.4f}" if "tta_accuracy" in row else ""
+                print(
+                    f"{source:<20}{model:<10}{epochs:>3} epochs seed {seed}  "
+                    f"test acc {row['test_accuracy']:.4f}{tta}  {row['wall_minutes']:5.1f} min",
+                    flush=True,
+                )
 
     table = results_table(rows)
     print("\n" + table)

@@ -30,6 +30,10 @@ def test_variants_are_registered_models_with_their_options(bench):
     plain = bench.VARIANTS["soft_attention (plain gradient)"][1]
     assert plain["feature_gradient"] == "attention"
     assert bench.VARIANTS["soft_attention"][1].get("feature_gradient") is None  # the default
+    import inspect
+
+    default = inspect.signature(fgkeras.models.attention.build_soft_attention).parameters
+    assert default["feature_gradient"].default == "uniform"
 
 
 def test_markdown_averages_each_variant_over_its_seeds(bench):
