@@ -38,10 +38,13 @@ class BilinearAttentionPooling(keras.layers.Layer):
         reduction: "mean" or "sum" over locations; "sum" with softmax-
             normalized maps is soft attention pooling. Defaults to "mean".
         feature_gradient: "attention" (ordinary back-propagation) or
-            "uniform": the output is unchanged, but the features receive the
-            gradient they would get if each map were spread evenly over the
-            locations (its mean value everywhere; for softmax maps, global
-            average pooling), while the maps keep their own gradient. The
+            "uniform": the output is unchanged, but in training
+            (``training=True``) the features receive the gradient they would
+            get if each map were spread evenly over the locations (its mean
+            value everywhere; for softmax maps, global average pooling),
+            while the maps keep their own gradient. At inference the
+            gradients are the true ones, so gradient explanations (Grad-CAM)
+            explain the model as it computes. The
             backbone then learns features that carry the class evidence at
             every location, as under global pooling, and the maps learn to
             pick the locations where it is strongest, instead of the
@@ -98,10 +101,10 @@ class BilinearAttentionPooling(keras.layers.Layer):
     def build(self, input_shape):
         self._shapes(input_shape)
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         features, maps = (ops.cast(x, self.compute_dtype) for x in inputs)
         locations = ops.cast(ops.shape(features)[1] * ops.shape(features)[2], features.dtype)
-        if self.feature_gradient == "uniform":
+        if self.feature_gradient == "uniform" and training:
             # Forward: attention pooling. Backward: maps as usual; features as
             # if pooled by each map's mean (spread = its value; the two cancel).
             spread = ops.stop_gradient(

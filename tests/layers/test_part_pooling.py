@@ -50,7 +50,7 @@ def test_bap_uniform_feature_gradient_keeps_output_and_map_gradient(normalize, r
         )
         with tf.GradientTape(persistent=True) as tape:
             tape.watch([features, maps])
-            out = layer([features, maps])
+            out = layer([features, maps], training=True)
             loss = tf.reduce_sum(out * weights)
         return out, tape.gradient(loss, features), tape.gradient(loss, maps)
 
@@ -65,6 +65,24 @@ def test_bap_uniform_feature_gradient_keeps_output_and_map_gradient(normalize, r
         np.testing.assert_allclose(
             uniform[1], np.broadcast_to(expected[:, None, None], (2, 3, 4, 5)), rtol=1e-5, atol=1e-6
         )
+
+
+def test_bap_uniform_feature_gradient_is_for_training_only():
+    import tensorflow as tf
+
+    features = tf.constant(random_inputs((1, 2, 2, 3), seed=4, low=-1, high=1))
+    maps = tf.constant(random_inputs((1, 2, 2, 1), seed=5))
+    gradients = []
+    for layer, training in (
+        (BilinearAttentionPooling(False, reduction="sum", feature_gradient="uniform"), False),
+        (BilinearAttentionPooling(False, reduction="sum"), True),
+    ):
+        with tf.GradientTape() as tape:
+            tape.watch(features)
+            loss = tf.reduce_sum(layer([features, maps], training=training))
+        gradients.append(tape.gradient(loss, features))
+    np.testing.assert_allclose(gradients[0], gradients[1], rtol=1e-6)  # the true gradient
+    np.testing.assert_allclose(gradients[0][0, :, :, 0], maps[0, :, :, 0], rtol=1e-6)
 
 
 def test_bap_rejects_unknown_feature_gradient():

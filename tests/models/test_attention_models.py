@@ -304,3 +304,40 @@ def test_multi_pass_models_fit_under_mirrored_strategy():
     assert set(logs) == set(names)
     assert all(np.isfinite(value) for log in logs.values() for value in log.values())
     assert logs["ws_dan"]["center_loss"] > 0 and logs["ra_cnn"]["rank_loss"] >= 0
+
+
+def test_soft_attention_uniform_feature_gradient_changes_only_the_backbone_update():
+    """Same weights, same batch, one SGD step: the attention scoring layers move
+    the same way under both settings; the backbone moves as under global pooling."""
+    images = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    labels = np.array([0, 1, 2, 1])
+    steps = {}
+    for setting in ("attention", "uniform"):
+        keras.utils.set_random_seed(0)
+        model = fgkeras.build(
+            "soft_attention",
+            num_classes=3,
+            backbone="tiny",
+            weights=None,
+            input_shape=(32, 32, 3),
+            hidden_units=8,
+            feature_gradient=setting,
+        )
+        if steps:  # identical starting weights
+            model.set_weights(steps["attention"][0])
+        before = [w.copy() for w in model.get_weights()]
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.1),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        logits = np.asarray(model(images, training=False))
+        model.train_on_batch(images, labels)
+        steps[setting] = (before, model, logits)
+    plain, uniform = steps["attention"][1], steps["uniform"][1]
+    np.testing.assert_allclose(steps["attention"][2], steps["uniform"][2], rtol=1e-5, atol=1e-5)
+    for name in ("attention_hidden", "attention_scores", "predictions"):
+        for a, b in zip(plain.get_layer(name).get_weights(), uniform.get_layer(name).get_weights()):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    backbone_plain = plain.get_layer("backbone").trainable_weights[-3].numpy()
+    backbone_uniform = uniform.get_layer("backbone").trainable_weights[-3].numpy()
+    assert not np.allclose(backbone_plain, backbone_uniform, atol=1e-6)
