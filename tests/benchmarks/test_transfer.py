@@ -108,8 +108,10 @@ def models_table(readme: str) -> dict:
     cells = {}
     for row in rows:
         parts = [p.strip() for p in row.strip("|").split("|")]
-        for name in re.findall(r"`(\w+)`", parts[0]):
-            cells[name] = parts[-1]
+        names = re.findall(r"`(\w+)`", parts[0])
+        for name in names:  # a row of several models says "name: value; name: value"
+            own = [c.split(": ", 1)[1] for c in parts[-1].split("; ") if c.startswith(f"{name}:")]
+            cells[name] = own[0] if len(names) > 1 else parts[-1]
     return cells
 
 
