@@ -1,6 +1,5 @@
 """benchmarks/attention_localization.py: its variants, its table and what it recorded."""
 
-import importlib
 import json
 import pathlib
 
@@ -11,9 +10,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def bench(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    return importlib.import_module("attention_localization")
+def bench(import_benchmark):
+    return import_benchmark("attention_localization")
 
 
 def test_variants_are_registered_models_with_their_options(bench):

@@ -1,14 +1,8 @@
 """benchmarks/fashion_mnist.py: one line per model, seeds averaged, TTA in its own column."""
 
-import importlib
-import pathlib
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-def test_results_table_averages_seeds_and_keeps_tta_apart(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    bench = importlib.import_module("fashion_mnist")
+def test_results_table_averages_seeds_and_keeps_tta_apart(import_benchmark):
+    bench = import_benchmark("fashion_mnist")
     rows = [
         {"source": "fashion_mnist", "model": "baseline", "epochs": 16, "seed": s,
          "test_accuracy": a, "tta_accuracy": t, "wall_minutes": 18.0}

@@ -1,15 +1,10 @@
 """Smoke run of benchmarks/pk_sampler.py at a tiny size: it runs and writes its results."""
 
-import importlib
 import json
-import pathlib
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def test_pk_sampler_benchmark_writes_results(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    bench = importlib.import_module("pk_sampler")
+def test_pk_sampler_benchmark_writes_results(tmp_path, import_benchmark):
+    bench = import_benchmark("pk_sampler")
     bench.main(
         ["--passes", "1", "--synthetic-examples", "64", "--many-classes", "16", "--jpegs", "0",
          "--fashion-limit", "0", "--size", "16", "--results-dir", str(tmp_path)]

@@ -1,6 +1,5 @@
 """The `synthetic` benchmark preset is the setting its benchmark chose, by the stated rule."""
 
-import importlib
 import json
 import pathlib
 
@@ -28,9 +27,8 @@ def test_the_preset_is_what_the_recorded_search_chose():
     assert all(len(means[d]) == 3 for d in means)
 
 
-def test_choose_applies_the_rule(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    bench = importlib.import_module("synthetic_preset")
+def test_choose_applies_the_rule(import_benchmark):
+    bench = import_benchmark("synthetic_preset")
     rows = [{"difficulty": 0.5, "seed": s, "top1": t} for s, t in enumerate((0.95, 0.92, 0.85))] + [
         {"difficulty": 0.6, "seed": s, "top1": t} for s, t in enumerate((0.91, 0.88, 0.86))
     ]

@@ -1,6 +1,5 @@
 """benchmarks/transfer.py: its plan, its confusion figure, its table and its results file."""
 
-import importlib
 import json
 import pathlib
 import re
@@ -11,9 +10,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def bench(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    return importlib.import_module("transfer")
+def bench(import_benchmark):
+    return import_benchmark("transfer")
 
 
 def test_pretraining_and_fine_tuning_classes_split_fashion_mnist(bench):
