@@ -38,6 +38,7 @@ elsewhere, e.g. for smoke runs).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import time
@@ -55,7 +56,9 @@ from fgkeras.inference.explanations import (  # noqa: E402
     attention_maps,
     chance_in_boxes,
     grad_cam,
+    map_peaks,
     peak_in_boxes,
+    points_in_boxes,
 )
 
 # Small-budget settings; everything else is each model's default.
@@ -83,25 +86,18 @@ VARIANTS = {
 COLUMNS = ("acc", "own map in part", "own map on object", "Grad-CAM in part")
 
 
-def own_peaks_in(model, name, images, boxes):
-    """Peak-in-box of the model's own map (None for models without one).
-
-    ``name`` is the registered model's name."""
+def own_peaks(model, name, images):
+    """Normalized (y, x) peak of the model's own map per image (None without one)."""
     if name == "baseline":
         return None
     if name == "ra_cnn":  # the boxcar mask is flat inside: score the zoom centre
         box = keras.Model(model.input, model.get_layer("apn1_box").output)
-        params = np.asarray(box.predict(images, batch_size=64, verbose=0))
-        inside = [
-            np.any((b[:, 0] <= cy) & (cy <= b[:, 2]) & (b[:, 1] <= cx) & (cx <= b[:, 3]))
-            for (cy, cx), b in zip(params[:, :2], boxes)
-        ]
-        return np.array(inside)
-    maps = []
-    for start in range(0, len(images), 64):
-        maps.append(attention_maps(model, images[start : start + 64], ["attention_maps"]))
-    stacked = np.concatenate([m["attention_maps"] for m in maps])
-    return peak_in_boxes(stacked, boxes)
+        return np.asarray(box.predict(images, batch_size=64, verbose=0))[:, :2]
+    maps = [
+        attention_maps(model, images[start : start + 64], ["attention_maps"])["attention_maps"]
+        for start in range(0, len(images), 64)
+    ]
+    return map_peaks(np.concatenate(maps))
 
 
 def grad_cam_in(model, images, boxes):
@@ -109,17 +105,19 @@ def grad_cam_in(model, images, boxes):
     return peak_in_boxes(np.concatenate(cams), boxes)
 
 
+@functools.lru_cache(maxsize=2)
+def synthetic_split(split, size, image_size, difficulty, seed):
+    """One split of the synthetic birds, made once per seed for all variants."""
+    return synthetic.generate(
+        size, image_size=image_size, difficulty=difficulty, seed=seed, split=split
+    )
+
+
 def run(variant, seed, args):
     """Train one variant with one seed; return its row."""
     name, options = VARIANTS[variant]
     data = {
-        split: synthetic.generate(
-            size,
-            image_size=args.image_size,
-            difficulty=args.difficulty,
-            seed=seed,
-            split=split,
-        )
+        split: synthetic_split(split, size, args.image_size, args.difficulty, seed)
         for split, size in (("train", args.train), ("test", args.test))
     }
     train, test = data["train"], data["test"]
@@ -142,8 +140,9 @@ def run(variant, seed, args):
     model.fit(x_train, train.labels, batch_size=args.batch_size, epochs=args.epochs, verbose=0)
     seconds = time.time() - start
     accuracy = model.evaluate(x_test, test.labels, batch_size=64, verbose=0)[1]
-    own_part = own_peaks_in(model, name, x_test, test.part_bbox)
-    own_object = own_peaks_in(model, name, x_test, test.bbox[:, None, :])
+    peaks = own_peaks(model, name, x_test)
+    own_part = None if peaks is None else points_in_boxes(peaks, test.part_bbox)
+    own_object = None if peaks is None else points_in_boxes(peaks, test.bbox[:, None, :])
     row = {
         "model": variant,
         "variant": [name, options],

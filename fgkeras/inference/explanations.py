@@ -14,8 +14,9 @@
   layer, e.g. recurrent_glimpse), drawn as a map that counts the glimpses
   covering each pixel.
 - `save_overlay` and `explain` draw them over the images as PNG files.
-- `peak_in_boxes`: whether each map's peak falls inside given boxes, the
-  localization score of `benchmarks/attention_localization.py`.
+- `peak_in_boxes` / `points_in_boxes`: whether each map's peak (or any
+  point) falls inside given boxes, the localization score of
+  `benchmarks/attention_localization.py`.
 """
 
 from __future__ import annotations
@@ -168,14 +169,28 @@ def peak_in_boxes(heatmaps, boxes) -> np.ndarray:
     >>> peak_in_boxes(m, np.array([[[0.5, 0.5, 1, 1], [0, 0, 0.3, 0.3]]])).tolist()
     [True]
     """
-    peaks = map_peaks(heatmaps)[:, None, :]
+    return points_in_boxes(map_peaks(heatmaps), boxes)
+
+
+def points_in_boxes(points, boxes) -> np.ndarray:
+    """Whether each normalized (y, x) point lies in one of its boxes: (batch,) bool.
+
+    Args:
+        points: (batch, 2) normalized (y, x), e.g. `map_peaks` or a zoom centre.
+        boxes: (batch, 4) or (batch, k, 4) normalized (ymin, xmin, ymax, xmax).
+
+    >>> points = np.array([[0.2, 0.2], [0.9, 0.1]])
+    >>> points_in_boxes(points, np.array([[0, 0, 0.5, 0.5]] * 2)).tolist()
+    [True, False]
+    """
+    points = np.asarray(points, "float32")[:, None, :]
     boxes = np.asarray(boxes, "float32")
     boxes = boxes[:, None, :] if boxes.ndim == 2 else boxes
     inside = (
-        (peaks[..., 0] >= boxes[..., 0])
-        & (peaks[..., 0] <= boxes[..., 2])
-        & (peaks[..., 1] >= boxes[..., 1])
-        & (peaks[..., 1] <= boxes[..., 3])
+        (points[..., 0] >= boxes[..., 0])
+        & (points[..., 0] <= boxes[..., 2])
+        & (points[..., 1] >= boxes[..., 1])
+        & (points[..., 1] <= boxes[..., 3])
     )
     return inside.any(axis=-1)
 
