@@ -29,16 +29,22 @@ def mean_spread(values, digits=3) -> str:
     return f"{values.mean():.{digits}f} ± {(values.max() - values.min()) / 2:.{digits}f}"
 
 
-def load_rows(json_path, budget: dict, fresh=False) -> list:
-    """Rows of an earlier run of the benchmark when its budget equals ``budget``."""
+def load_data(json_path, budget: dict, fresh=False) -> dict:
+    """The ``data`` of an earlier run of the benchmark when its budget equals ``budget``
+    (else ``{}``)."""
     if fresh or not os.path.exists(json_path):
-        return []
+        return {}
     with open(json_path) as file:
         earlier = json.load(file)["data"]
     if earlier.get("budget") != budget:
         print(f"budget changed since {json_path}; starting over")
-        return []
-    return list(earlier["rows"])
+        return {}
+    return earlier
+
+
+def load_rows(json_path, budget: dict, fresh=False) -> list:
+    """Rows of an earlier run of the benchmark when its budget equals ``budget``."""
+    return list(load_data(json_path, budget, fresh).get("rows", []))
 
 
 def done_keys(rows, fields) -> set:

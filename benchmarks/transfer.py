@@ -45,7 +45,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 from results_io import add_results_dir_argument, markdown_table, write_results  # noqa: E402
-from training_runs import done_keys, load_rows, mean_spread  # noqa: E402
+from training_runs import done_keys, load_data, mean_spread  # noqa: E402
 
 import fgkeras  # noqa: E402
 from fgkeras.data.sources import FASHION_MNIST_CLASSES, FASHION_MNIST_TOPS  # noqa: E402
@@ -65,6 +65,7 @@ RECIPES = {
     "isqrt_cov": {"freeze_epochs": 1},
 }
 ROW_KEY = ("size", "model", "init", "seed")
+WEIGHT_DECAY, AUGMENT, WARMUP_EPOCHS = 5e-4, "light", 0.5
 
 
 def budget_of(args) -> dict:
@@ -75,8 +76,8 @@ def budget_of(args) -> dict:
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
-        "weight_decay": 5e-4,
-        "augment": "light",
+        "weight_decay": WEIGHT_DECAY,
+        "augment": AUGMENT,
         "limit": args.limit,
         "recipes": RECIPES,
     }
@@ -89,9 +90,9 @@ def shared_options(args, size) -> dict:
         "image_size": size,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
-        "warmup_epochs": 0.5,
-        "weight_decay": 5e-4,
-        "augment": "light",
+        "warmup_epochs": WARMUP_EPOCHS,
+        "weight_decay": WEIGHT_DECAY,
+        "augment": AUGMENT,
         "limit": args.limit,
         "verbose": 0,
     }
@@ -103,9 +104,8 @@ def pretrained_run(args, size) -> tuple[str, dict]:
     if args.limit:
         run_dir += f"-limit{args.limit}"
     metrics_file = os.path.join(run_dir, "metrics.json")
-    if not os.path.exists(os.path.join(run_dir, "backbone.weights.h5")) or not os.path.exists(
-        metrics_file
-    ):
+    finished = [os.path.join(run_dir, "backbone.weights.h5"), metrics_file]
+    if not all(os.path.exists(path) for path in finished):
         start = time.time()
         fgkeras.train(
             "baseline",
@@ -121,15 +121,6 @@ def pretrained_run(args, size) -> tuple[str, dict]:
     with open(metrics_file) as file:
         metrics = json.load(file)
     return run_dir, {"top1": metrics["top1_accuracy"], "train_seconds": metrics["train_seconds"]}
-
-
-def earlier_pretraining(json_path, rows) -> dict:
-    """The pretraining figures of the results file the kept ``rows`` came from."""
-    if not rows:
-        return {}
-    with open(json_path) as file:
-        earlier = json.load(file)["data"].get("pretraining", {})
-    return {int(size): figures for size, figures in earlier.items()}
 
 
 def confusion_rate(confusion, class_names, pair=CONFUSED_PAIR) -> float:
@@ -192,15 +183,24 @@ def run_plan(sizes, models, random_init_models, seeds) -> list[tuple]:
     return [(size, m, init, seed) for size in sizes for m, init in pairs for seed in seeds]
 
 
+def lines_of(rows) -> dict:
+    """Rows grouped into table lines: (size, model, init) -> that line's runs."""
+    lines = {}
+    for row in rows:
+        lines.setdefault((row["size"], row["model"], row["init"]), []).append(row)
+    return lines
+
+
 def results_table(rows, pretraining) -> str:
     """One line per (size, model, init): mean ± half the range over the seeds."""
     body = []
-    groups = sorted(
-        {(r["size"], r["model"], r["init"]) for r in rows},
+    lines = lines_of(rows)
+    order = sorted(
+        lines,
         key=lambda g: (g[0], g[2] != "pretrained", MODELS.index(g[1]) if g[1] in MODELS else 99),
     )
-    for size, model, init in groups:
-        runs = [r for r in rows if (r["size"], r["model"], r["init"]) == (size, model, init)]
+    for size, model, init in order:
+        runs = lines[size, model, init]
         body.append(
             [
                 f"{size} px",
@@ -244,16 +244,11 @@ def readme_cells(rows, size=28) -> dict:
     >>> readme_cells(rows)
     {'bcnn': '0.850 ± 0.050'}
     """
-    cells = {}
-    for model in dict.fromkeys(r["model"] for r in rows):
-        runs = [
-            r["top1"]
-            for r in rows
-            if (r["size"], r["model"], r["init"]) == (size, model, "pretrained")
-        ]
-        if len(runs) >= 3:
-            cells[model] = mean_spread(runs)
-    return cells
+    return {
+        model: mean_spread([r["top1"] for r in runs])
+        for (line_size, model, init), runs in lines_of(rows).items()
+        if (line_size, init) == (size, "pretrained") and len(runs) >= 3
+    }
 
 
 def main(argv=None) -> None:
@@ -277,10 +272,11 @@ def main(argv=None) -> None:
         args.models, args.random_init_models = ["baseline", "bcnn"], ["baseline"]
     budget = budget_of(args)
     json_path = os.path.join(args.results_dir, f"{RESULTS}.json")
-    rows = load_rows(json_path, budget, args.fresh)
+    earlier = load_data(json_path, budget, args.fresh)
+    rows = list(earlier.get("rows", []))
     done = done_keys(rows, ROW_KEY)
     plan = run_plan(args.sizes, args.models, args.random_init_models, args.seeds)
-    pretraining = earlier_pretraining(json_path, rows)
+    pretraining = {int(size): p for size, p in earlier.get("pretraining", {}).items()}
     pretrained_dirs = {}
     title = "Transfer: pretrain on six Fashion-MNIST classes, fine-tune on the four tops"
     for size, model, init, seed in plan:

@@ -44,13 +44,13 @@ class BilinearAttentionPooling(keras.layers.Layer):
             value everywhere; for softmax maps, global average pooling),
             while the maps keep their own gradient. At inference the
             gradients are the true ones, so gradient explanations (Grad-CAM)
-            explain the model as it computes. The
-            backbone then learns features that carry the class evidence at
-            every location, as under global pooling, and the maps learn to
-            pick the locations where it is strongest, instead of the
-            backbone routing everything through one attended location that
-            sees the whole object (docs/attention.md,
-            "Where soft attention looks"). Defaults to "attention".
+            explain the model as it computes. The backbone then learns
+            features that carry the class evidence at every location, as
+            under global pooling, and the maps learn to pick the locations
+            where it is strongest, instead of the backbone routing everything
+            through one attended location that sees the whole object
+            (docs/attention.md, "Where soft attention looks"). Defaults to
+            "attention".
 
     >>> import numpy as np
     >>> features, maps = np.ones((2, 3, 3, 4), "float32"), np.ones((2, 3, 3, 5), "float32")
@@ -107,9 +107,8 @@ class BilinearAttentionPooling(keras.layers.Layer):
         if self.feature_gradient == "uniform" and training:
             # Forward: attention pooling. Backward: maps as usual; features as
             # if pooled by each map's mean (spread = its value; the two cancel).
-            spread = ops.stop_gradient(
-                ops.mean(maps, axis=(1, 2), keepdims=True) * ops.ones_like(maps)
-            )
+            mean_maps = ops.mean(maps, axis=(1, 2), keepdims=True)
+            spread = ops.stop_gradient(ops.broadcast_to(mean_maps, ops.shape(maps)))
             surrogate = attention_pool(spread, features)
             parts = attention_pool(maps, ops.stop_gradient(features))
             parts = parts + (surrogate - ops.stop_gradient(surrogate))
