@@ -9,6 +9,8 @@ files train and reload a third of the registry each); files not listed keep
 their usual order after them.
 """
 
+import pytest
+
 LONGEST_FIRST = (
     # One file per tutorial, so the workers share them (kernel CPU time of each quick run).
     "tests/notebooks/test_nb_04_multimodal.py",  # 145 s
@@ -40,3 +42,14 @@ def pytest_collection_modifyitems(session, config, items):
     default = len(LONGEST_FIRST)
     # sorted() is stable: tests keep their order within a file and among unlisted files.
     items[:] = sorted(items, key=lambda item: rank.get(item.nodeid.split("::")[0], default))
+
+
+@pytest.fixture
+def import_benchmark(monkeypatch):
+    """``import_benchmark("transfer")`` imports benchmarks/transfer.py (and lets it
+    import its neighbours, e.g. results_io), for this test only."""
+    import importlib
+    import pathlib
+
+    monkeypatch.syspath_prepend(str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
+    return importlib.import_module
