@@ -37,14 +37,19 @@ import argparse
 import json
 import os
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from results_io import add_results_dir_argument, markdown_table, write_results  # noqa: E402
-from training_runs import done_keys, load_rows, mean_spread, row_metrics  # noqa: E402
+from training_runs import (  # noqa: E402
+    done_keys,
+    load_rows,
+    mean_spread,
+    relative_step_costs,
+    row_metrics,
+)
 
 import fgkeras  # noqa: E402
 from fgkeras.data import synthetic  # noqa: E402
@@ -175,16 +180,8 @@ def step_costs(setting, repeats=7) -> dict:
                               input_shape=(size, size, 3), **_tree_option(name, data))  # fmt: skip
         model.compile(keras.optimizers.AdamW(LEARNING_RATE),
                       keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # fmt: skip
-        model.train_on_batch(images, labels)  # trace and warm up
         steps[name] = model
-    times = {name: [] for name in MODELS}
-    for _ in range(repeats):
-        for name, model in steps.items():
-            start = time.perf_counter()
-            model.train_on_batch(images, labels)
-            times[name].append(time.perf_counter() - start)
-    medians = {name: float(np.median(t)) for name, t in times.items()}
-    return {name: medians[name] / medians["baseline"] for name in MODELS}
+    return relative_step_costs(steps, images, labels, repeats)
 
 
 def _tree_option(name, data):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import numpy as np
 
@@ -69,3 +70,22 @@ def row_metrics(result) -> dict:
             row["head_level_accuracy"] = hierarchy["head_level_accuracy"]
             row["head_path_consistency"] = hierarchy["head_path_consistency"]
     return row
+
+
+def relative_step_costs(models: dict, images, labels, repeats=7, reference="baseline") -> dict:
+    """Each compiled model's median train-step seconds over ``reference``'s.
+
+    One warm-up step each, then ``repeats`` rounds in which every model takes
+    one step on the same batch, so that a slower minute on a shared machine
+    hits every model alike.
+    """
+    for model in models.values():
+        model.train_on_batch(images, labels)  # trace and warm up
+    times = {name: [] for name in models}
+    for _ in range(repeats):
+        for name, model in models.items():
+            start = time.perf_counter()
+            model.train_on_batch(images, labels)
+            times[name].append(time.perf_counter() - start)
+    medians = {name: float(np.median(t)) for name, t in times.items()}
+    return {name: medians[name] / medians[reference] for name in models}
