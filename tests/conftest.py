@@ -53,3 +53,35 @@ def import_benchmark(monkeypatch):
 
     monkeypatch.syspath_prepend(str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
     return importlib.import_module
+
+
+@pytest.fixture
+def readme_model_column():
+    """``readme_model_column("transfer")``: README's model table as model name ->
+    its cell in the column whose title starts with that text. A row of several
+    models ("`soft_attention`, `hard_attention`") says "name: value; name: value"."""
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Models", 1)[1].split("\n\n", 2)[1]
+    header, _, *rows = section.splitlines()
+
+    def cells_of(row):  # "\|" inside a cell is a literal bar, not a column border
+        return [cell.strip() for cell in re.split(r"(?<!\\)\|", row.strip().strip("|"))]
+
+    def column(title):
+        titles = cells_of(header)
+        index = next(i for i, t in enumerate(titles) if t.startswith(title))
+        cells = {}
+        for row in rows:
+            parts = cells_of(row)
+            assert len(parts) == len(titles), row
+            names = re.findall(r"`(\w+)`", parts[0])
+            for name in names:
+                own = [c.split(": ", 1)[1] for c in parts[index].split("; ")
+                       if c.startswith(f"{name}:")]  # fmt: skip
+                cells[name] = own[0] if len(names) > 1 else parts[index]
+        return cells
+
+    return column

@@ -95,25 +95,10 @@ def test_recorded_results_cover_three_seeds_per_line():
     assert data["budget"]["limit"] is None  # the full 24,000 / 4,000 images
 
 
-def models_table(readme: str) -> dict:
-    """README's model table: model name -> its last cell (the transfer column)."""
-    section = readme.split("## Models", 1)[1].split("\n\n", 2)[1]
-    header, _, *rows = section.splitlines()
-    assert header.split("|")[-2].strip().startswith("transfer")
-    cells = {}
-    for row in rows:
-        parts = [p.strip() for p in row.strip("|").split("|")]
-        names = re.findall(r"`(\w+)`", parts[0])
-        for name in names:  # a row of several models says "name: value; name: value"
-            own = [c.split(": ", 1)[1] for c in parts[-1].split("; ") if c.startswith(f"{name}:")]
-            cells[name] = own[0] if len(names) > 1 else parts[-1]
-    return cells
-
-
-def test_readme_transfer_column_is_the_recorded_benchmark(bench):
+def test_readme_transfer_column_is_the_recorded_benchmark(bench, readme_model_column):
     record = json.loads((ROOT / "benchmarks/results/transfer.json").read_text())
     measured = bench.readme_cells(record["data"]["rows"])
-    shown = models_table((ROOT / "README.md").read_text())
+    shown = readme_model_column("transfer")
     assert measured, "no model has three seeds in benchmarks/results/transfer.json"
     for model, cell in shown.items():
         if model in measured:
