@@ -38,7 +38,13 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from results_io import add_results_dir_argument, markdown_table, write_results  # noqa: E402
-from training_runs import done_keys, load_rows, mean_spread, row_metrics  # noqa: E402
+from training_runs import (  # noqa: E402
+    add_run_arguments,
+    done_keys,
+    load_rows,
+    mean_spread,
+    row_metrics,
+)
 
 import fgkeras  # noqa: E402
 
@@ -200,10 +206,7 @@ def results_table(rows) -> str:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
-    parser.add_argument("--fresh", action="store_true", help="ignore earlier results")
+    add_run_arguments(parser, MODELS)
     add_results_dir_argument(parser)
     args = parser.parse_args(argv)
     if args.quick:

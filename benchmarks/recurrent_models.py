@@ -44,6 +44,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from results_io import add_results_dir_argument, markdown_table, write_results  # noqa: E402
 from training_runs import (  # noqa: E402
+    add_run_arguments,
     done_keys,
     load_rows,
     mean_spread,
@@ -258,10 +259,7 @@ def results_table(rows, costs) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
-    parser.add_argument("--fresh", action="store_true", help="ignore earlier results")
+    add_run_arguments(parser, MODELS)
     add_results_dir_argument(parser)
     args = parser.parse_args(argv)
     if args.quick:

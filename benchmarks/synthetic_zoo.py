@@ -40,6 +40,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 from results_io import add_results_dir_argument, markdown_table, write_results  # noqa: E402
 from training_runs import (  # noqa: E402
+    add_run_arguments,
     done_keys,
     load_data,
     load_rows,
@@ -280,10 +281,7 @@ def results_table(rows, costs, results_dir) -> str:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
-    parser.add_argument("--fresh", action="store_true", help="ignore earlier results")
+    add_run_arguments(parser, MODELS)
     parser.add_argument("--no-step-costs", action="store_true",
                         help="skip the step timing (another part does it)")  # fmt: skip
     add_results_dir_argument(parser)

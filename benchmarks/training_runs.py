@@ -22,6 +22,15 @@ import time
 import numpy as np
 
 
+def add_run_arguments(parser, models) -> None:
+    """The options of a benchmark made of (model, seed) runs: ``--models`` (all of
+    ``models`` by default), ``--seeds`` (0 1 2), ``--quick`` and ``--fresh``."""
+    parser.add_argument("--models", nargs="+", default=list(models), choices=list(models))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    parser.add_argument("--fresh", action="store_true", help="ignore earlier results")
+
+
 def mean_spread(values, digits=3) -> str:
     """``"mean ± half the range"`` of ``values`` (the spread the benchmarks report)."""
     values = np.asarray([v for v in values if v is not None], np.float64)
