@@ -76,6 +76,7 @@ ELSEWHERE = {
     "multimodal": ("attribute_multitask", "attribute_guided", "attribute_guided_late"),
 }
 VARIANT_NAMES = {"attribute_guided_late": "attribute_guided (late fusion)"}
+FAMILY_GIVEN = {"attribute_guided", "attribute_guided_late"}  # read the family at inference
 
 
 def budget_of(args) -> dict:
@@ -186,17 +187,22 @@ def zoo_table(rows, costs) -> str:
     )
 
 
+def _same_budget(name, budget) -> bool:
+    """Whether the budget recorded by benchmark ``name`` is this one."""
+    if name == "recurrent_models":
+        budget = {**budget, **budget.get("settings", {}).get("synthetic", {})}
+        if budget.get("source_options") != {"preset": "benchmark"}:
+            return False
+    return (
+        (budget.get("image_size"), budget.get("epochs")) == (IMAGE_SIZE, EPOCHS)
+        and (budget.get("batch_size"), budget.get("learning_rate")) == (BATCH_SIZE, LEARNING_RATE)
+        and not budget.get("quick")
+    )
+
+
 def elsewhere_rows(results_dir) -> dict:
     """Rows of the models measured at this budget by the recurrent and multimodal
-    benchmarks, keyed by model (empty where a file is missing or its budget differs)."""
-    checks = {
-        "recurrent_models": lambda b: (
-            b.get("settings", {}).get("synthetic", {}).get("image_size") == IMAGE_SIZE
-            and b["settings"]["synthetic"].get("epochs") == EPOCHS
-            and b["settings"]["synthetic"].get("source_options") == {"preset": "benchmark"}
-        ),
-        "multimodal": lambda b: b.get("image_size") == IMAGE_SIZE and b.get("epochs") == EPOCHS,
-    }
+    benchmarks, keyed by model (none where a file is missing or its budget differs)."""
     found = {}
     for name, models in ELSEWHERE.items():
         path = os.path.join(results_dir, f"{name}.json")
@@ -204,26 +210,21 @@ def elsewhere_rows(results_dir) -> dict:
             continue
         with open(path) as file:
             data = json.load(file)["data"]
-        budget = data.get("budget", {})
-        if budget.get("batch_size") != BATCH_SIZE or budget.get("learning_rate") != LEARNING_RATE:
-            continue
-        if not checks[name](budget) or budget.get("quick"):
+        if not _same_budget(name, data.get("budget", {})):
             continue
         for row in data["rows"]:
             if row["model"] in models and row.get("setting", "synthetic") == "synthetic":
-                found.setdefault(row["model"], []).append((name, row))
+                found.setdefault(row["model"], []).append(row)
     return found
 
 
 def elsewhere_table(found) -> str:
     body = []
-    for models in ELSEWHERE.values():
+    for source, models in ELSEWHERE.items():
         for model in models:
             if model not in found:
                 continue
-            source = found[model][0][0]
-            runs = [row for _, row in found[model]]
-            side = "family given" if model.startswith("attribute_guided") else "—"
+            runs = found[model]
             body.append(
                 [
                     VARIANT_NAMES.get(model, model),
@@ -231,7 +232,7 @@ def elsewhere_table(found) -> str:
                     mean_spread([r["top1"] for r in runs]),
                     mean_spread([r["level_accuracy"]["family"] for r in runs]),
                     mean_spread([r["mistake_severity"] for r in runs], 2),
-                    side,
+                    "family given" if model in FAMILY_GIVEN else "—",
                     f"[{source}.md]({source}.md)",
                 ]
             )
@@ -258,8 +259,8 @@ def readme_cells(rows, results_dir) -> dict:
     for row in rows:
         runs.setdefault(row["model"], []).append(row)
     for model, found in elsewhere_rows(results_dir).items():
-        if not model.startswith("attribute_guided"):
-            runs.setdefault(model, []).extend(row for _, row in found)
+        if model not in FAMILY_GIVEN:
+            runs.setdefault(model, []).extend(found)
     return {
         model: mean_spread([r["top1"] for r in model_runs])
         for model, model_runs in runs.items()
