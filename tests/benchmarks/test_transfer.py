@@ -105,3 +105,38 @@ def test_readme_transfer_column_is_the_recorded_benchmark(bench, readme_model_co
             assert measured[model] in cell, (model, cell, measured[model])
         else:  # no stale or invented number for a model the benchmark has not measured
             assert not re.search(r"\d\.\d{3}", cell), (model, cell)
+
+
+def test_changing_one_models_recipe_reruns_that_model_only(bench, monkeypatch):
+    rows = [
+        {"model": "baseline", "init": "pretrained", "recipe": {}},
+        {"model": "bcnn", "init": "pretrained", "recipe": {"freeze_epochs": 1}},
+        {"model": "bcnn", "init": "random", "recipe": {}},  # no frozen phase from random
+        {"model": "cbp", "init": "pretrained", "recipe": {"freeze_epochs": 1}},  # stale
+        {"model": "soft_attention", "init": "pretrained"},  # recipe not recorded
+    ]
+    kept = bench.current_rows(rows)
+    assert [(r["model"], r["init"]) for r in kept] == [
+        ("baseline", "pretrained"),
+        ("bcnn", "pretrained"),
+        ("bcnn", "random"),
+    ]
+    monkeypatch.setitem(bench.RECIPES, "bcnn", {"freeze_epochs": 2})
+    assert [(r["model"], r["init"]) for r in bench.current_rows(rows)] == [
+        ("baseline", "pretrained"),
+        ("bcnn", "random"),
+    ]
+
+
+def test_table_states_the_model_options_that_depart_from_the_defaults(bench):
+    assert bench.options_note(["baseline", "bcnn"]) == ""
+    note = bench.options_note(["cbp", "isqrt_cov"])
+    assert note == (
+        "Model options other than the defaults: cbp output_dim=2048; isqrt_cov reduce_channels=128."
+    )
+
+
+def test_recorded_rows_keep_the_recipe_they_were_trained_with(bench):
+    data = json.loads((ROOT / "benchmarks/results/transfer.json").read_text())["data"]
+    assert "recipes" not in data["budget"]  # each row carries its own
+    assert bench.current_rows(data["rows"]) == data["rows"]
