@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from fgkeras.data import raw_layouts, synthetic, tfds_sources, tfrecords
+from fgkeras.data import raw_layouts, synthetic, synthetic_cache, tfds_sources, tfrecords
 from fgkeras.data.base import Examples, check_split, file_examples, split_files
 from fgkeras.data.files import IMAGE_EXTENSIONS
 from fgkeras.data.label_tree import LabelTree
@@ -84,7 +84,7 @@ def _generate(split, num_classes, num_examples, native_size, difficulty, data_se
     if key not in _SYNTHETIC_CACHE:
         if len(_SYNTHETIC_CACHE) >= 6:
             _SYNTHETIC_CACHE.pop(next(iter(_SYNTHETIC_CACHE)))
-        _SYNTHETIC_CACHE[key] = synthetic.generate(
+        _SYNTHETIC_CACHE[key] = synthetic_cache.generate(
             num_examples, num_classes=num_classes, image_size=native_size,
             difficulty=difficulty, seed=data_seed, split=split,
         )  # fmt: skip
