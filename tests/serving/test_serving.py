@@ -167,7 +167,7 @@ def test_saved_model_cli_lists_the_signatures(exported):
         [cli, "show", "--dir", path, "--tag_set", "serve"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
     )
     assert result.returncode == 0, result.stderr
