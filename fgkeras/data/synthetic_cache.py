@@ -16,6 +16,7 @@ the time of drawing the split again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -46,6 +47,7 @@ def cache_dir() -> str | None:
     return os.path.join(base, "fgkeras")
 
 
+@functools.cache  # the source does not change under a running process
 def _generator_hash() -> str:
     with open(synthetic.__file__, "rb") as file:
         return hashlib.sha256(file.read()).hexdigest()[:12]
