@@ -70,6 +70,7 @@ def test_recipes_cover_the_published_set_ups():
     names = {path.stem for path in RECIPES}
     assert {f"{prefix}_bcnn_vgg16" for prefix in DATASETS} <= names
     assert {"cub200_cbp_vgg16", "cub200_isqrt_cov_resnet50", "cub200_ws_dan_inceptionv3"} <= names
+    assert {"cub200_ra_cnn_vgg19", "cub200_ma_cnn_vgg19"} <= names
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda path: path.stem)
