@@ -75,3 +75,29 @@ def test_trainer_round_trips_through_keras_file(tmp_path):
 def test_negative_multiplier_is_refused():
     with pytest.raises(ValueError, match="backbone_lr_multiplier"):
         Trainer(tiny_net(), None, -1.0)
+
+
+@pytest.mark.parametrize(
+    "multiplier, ema", [(1.0, None), (0.5, None), (0.5, 0.9)], ids=["one", "two", "two-ema"]
+)
+def test_training_step_is_traced_once(monkeypatch, multiplier, ema):
+    """Every optimizer is built before `fit`: Keras (no distribution strategy) would
+    build it inside the first traced step, and tf.function would then trace the
+    whole step again. The step's Python body runs once per trace."""
+    from fgkeras.training import trainer as trainer_module
+
+    traces = []
+    step = trainer_module.gradient_step
+    monkeypatch.setattr(trainer_module, "gradient_step", lambda *a: traces.append(1) or step(*a))
+    x, y = data()
+    trainer = Trainer(tiny_net(), None, multiplier)
+    trainer.compile(
+        keras.optimizers.SGD(0.1, momentum=0.9, use_ema=ema is not None, ema_momentum=ema or 0.99),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    kernel = trainer.model.get_layer("backbone").get_layer("tiny_stage1_conv1").kernel
+    before = np.array(kernel)
+    trainer.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    assert len(traces) == 1
+    assert not np.allclose(before, np.array(kernel))  # the backbone's optimizer ran
+    assert int(trainer.optimizer.iterations) == 4
