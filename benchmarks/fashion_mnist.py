@@ -20,7 +20,10 @@ accuracy and wall time per model:
 ``--seeds`` trains each model once per seed (the table shows mean ± half the
 range); ``--tta flip`` adds the accuracy of the mean softmax of each test
 image and its mirror as its own column, next to the single-view accuracy;
-``--ema-momentum`` evaluates the moving average of the weights.
+``--ema-momentum`` evaluates the moving average of the weights;
+``--resize-size 32`` trains on random 28-px crops of the image resized to
+32 px (±2 px shifts; the test images take the centre crop) and
+``--label-smoothing`` smooths the cross-entropy's targets.
 
 Writes benchmarks/results/fashion_mnist.md and .json (``--results-dir`` elsewhere,
 e.g. for smoke runs).
@@ -103,6 +106,8 @@ def run(source, model, epochs, args, out_dir, options, seed):
         warmup_epochs=1.0 if epochs > 2 else 0.0,
         weight_decay=5e-4,
         augment=args.augment,
+        resize_size=args.resize_size,
+        label_smoothing=args.label_smoothing,
         ema_momentum=args.ema_momentum,
         limit=args.limit,
         model_options=options or None,
@@ -133,6 +138,13 @@ def main(argv=None) -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--augment", default="light", help="augmentation policy")
+    parser.add_argument(
+        "--resize-size",
+        type=int,
+        default=None,
+        help="resize to this, then crop 28 px (random in training, centre at test)",
+    )
+    parser.add_argument("--label-smoothing", type=float, default=0.0)
     parser.add_argument("--ema-momentum", type=float, default=None, help="weight averaging")
     parser.add_argument("--tta", choices=["flip"], default=None, help="add a TTA column")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
