@@ -146,9 +146,10 @@ class Trainer(keras.Model):
         # there make tf.function trace the whole step a second time (5 s of a
         # 25 s tiny run). Built here, each on the weights it updates.
         weights = self.trainable_variables
-        if self.backbone_optimizer is not None and not self.backbone_optimizer.built:
+        if self.backbone_optimizer is not None:
             backbone_ids = self._backbone_ids()
-            self.backbone_optimizer.build([v for v in weights if id(v) in backbone_ids])
+            if not self.backbone_optimizer.built:
+                self.backbone_optimizer.build([v for v in weights if id(v) in backbone_ids])
             if not uses_ema(self.optimizer):
                 weights = [v for v in weights if id(v) not in backbone_ids]
         if self.optimizer is not None and not self.optimizer.built:
