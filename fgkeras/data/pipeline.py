@@ -227,11 +227,11 @@ def load(
         return (out, label, *position)
 
     in_order = True if sampler == "pk" and not regroup else None  # None: as options say
-    # Not converted by AutoGraph: `prepare` branches on tensors only through
-    # tf.cond, and converting it with every transform it calls took 2.5 s of
-    # Python per `load`.
-    prepare = tf.autograph.experimental.do_not_convert(prepare)
-    ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=in_order)
+    ds = ds.map(
+        transforms.without_autograph(prepare),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=in_order,
+    )
     if skips:
         ds = ds.ignore_errors(log_warning=True)
     if regroup:

@@ -99,7 +99,7 @@ image too large: its header declares 7x5 = 35 pixels, more than the limit of 34 
         return resize_for_eval(image, (height, width), resize_size)
 
     return tf.map_fn(
-        _not_converted(one),
+        transforms.without_autograph(one),
         (images, indices),
         fn_output_signature=tf.TensorSpec([height, width, 3], tf.float32),
     )
@@ -120,7 +120,9 @@ def resize_pixels(pixels, image_size, resize_size=None):
 
     def resize():
         return tf.map_fn(
-            _not_converted(lambda image: resize_for_eval(image, (height, width), resize_size)),
+            transforms.without_autograph(
+                lambda image: resize_for_eval(image, (height, width), resize_size)
+            ),
             pixels,
             fn_output_signature=tf.TensorSpec([height, width, channels], tf.float32),
         )
@@ -132,17 +134,6 @@ def resize_pixels(pixels, image_size, resize_size=None):
     # At the input size the resize is the identity: skip its cost.
     out = tf.cond(at_size, lambda: pixels, resize)
     return tf.ensure_shape(out, [None, height, width, channels])
-
-
-def _not_converted(fn):
-    """``fn`` marked for AutoGraph to leave alone.
-
-    `tf.map_fn` converts its function, and with it every function it calls;
-    these branch on tensors only through ``tf.cond``/``tf.where``, and the
-    conversion of the header checks and resizing took most of an export's
-    tracing time.
-    """
-    return tf.autograph.experimental.do_not_convert(fn)
 
 
 def _printable(contents):

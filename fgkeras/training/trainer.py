@@ -143,8 +143,8 @@ class Trainer(keras.Model):
     def _build_optimizers(self):
         # Without a distribution strategy Keras builds the optimizer at the first
         # step, inside the traced training function; the variables it creates
-        # there make tf.function trace the whole step a second time (5 s of a
-        # 25 s tiny run). Built here, each on the weights it updates.
+        # there make tf.function trace the whole step a second time. Built here,
+        # each on the weights it updates.
         weights = self.trainable_variables
         if self.backbone_optimizer is not None:
             backbone_ids = self._backbone_ids()
